@@ -1,0 +1,354 @@
+"""Command-line entry point.
+
+Only the interactive path imports Textual; ``--check``, ``sync`` and the scripting commands stay
+light. Data goes to stdout, diagnostics to stderr.
+"""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import json
+import os
+import re
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from tdba_wizard import __version__
+from tdba_wizard.errors import ExitCode, InputError, TdbaError
+from tdba_wizard.paths import credentials_path, default_config_path
+from tdba_wizard.secrets import SecretError, SecretStore, entry_name
+
+_FRENCH = {
+    "usage: ": "utilisation : ",
+    "positional arguments": "arguments",
+    "options": "options",
+    "show this help message and exit": "afficher cette aide et quitter",
+    "show program's version number and exit": "afficher la version et quitter",
+    "the following arguments are required: %s": "arguments obligatoires manquants : %s",
+    "unrecognized arguments: %s": "arguments inconnus : %s",
+    "invalid choice: %(value)r (choose from %(choices)s)": (
+        "choix invalide : %(value)r (possibles : %(choices)s)"
+    ),
+    "expected one argument": "une valeur est attendue",
+    "argument %(argument_name)s: %(message)s": "argument %(argument_name)s : %(message)s",
+    "not allowed with argument %s": "incompatible avec l'argument %s",
+    "invalid %(type)s value: %(value)r": "valeur invalide : %(value)r",
+    "ambiguous option: %(option)s could match %(matches)s": (
+        "option ambiguë : %(option)s peut désigner %(matches)s"
+    ),
+    "%(prog)s: error: %(message)s\n": "%(prog)s : erreur : %(message)s\n",
+}
+_KEY_LIKE = re.compile(
+    r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
+)
+
+
+def _translate(text: str) -> str:
+    return _FRENCH.get(text, text)
+
+
+# argparse looks ``_`` up in its module at call time: this makes its messages French.
+argparse._ = _translate  # type: ignore[attr-defined]
+
+
+class _Parser(argparse.ArgumentParser):
+    """An ArgumentParser whose errors never echo something that looks like a key."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        message = _KEY_LIKE.sub("<clé masquée>", message)
+        self.print_usage(sys.stderr)
+        self.exit(ExitCode.USAGE, f"{self.prog} : erreur : {message}\n")
+
+
+def _key_in_argv(value: str) -> str:
+    raise argparse.ArgumentTypeError(
+        "la clé ne se passe jamais en argument (elle serait visible dans « ps » et "
+        "l'historique) : utilisez --api-key-stdin, --api-key-file ou --api-key-env"
+    )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Return the parser of every command, with French help."""
+    parser = _Parser(
+        prog="tdba-wizard",
+        description=(
+            "Raccorde un CFA au Tableau de bord de l'apprentissage (TDBA) et garde le lien "
+            "actif. Sans commande : l'assistant interactif."
+        ),
+        allow_abbrev=False,
+    )
+    parser.add_argument(
+        "--version",
+        action="version",
+        version=f"tdba-wizard {__version__}",
+        help="afficher la version et quitter",
+    )
+    parser.add_argument(
+        "--config",
+        type=Path,
+        metavar="CHEMIN",
+        help="fichier de configuration à utiliser (défaut : dossier de configuration "
+        "de l'utilisateur, ou $TDBA_WIZARD_CONFIG)",
+    )
+    commands = parser.add_subparsers(dest="command", metavar="COMMANDE", title="commandes")
+
+    add = commands.add_parser(
+        "add",
+        help="ajouter un établissement (clé lue sur l'entrée standard, un fichier ou une variable)",
+        description="Ajoute un établissement : configuration + clé d'échange dans le trousseau.",
+        allow_abbrev=False,
+    )
+    add.add_argument("--name", required=True, metavar="NOM", help="nom de l'établissement")
+    add.add_argument("--siret", required=True, help="SIRET (14 chiffres)")
+    add.add_argument("--uai", required=True, help="UAI (7 chiffres et une lettre)")
+    add.add_argument("--sentite", required=True, metavar="ID", help="CFA_SENTITE (id dans l'ERP)")
+    add.add_argument("--source", metavar="CHEMIN", help="export lu par la tâche de nuit")
+    add.add_argument("--api-url", metavar="URL", help="adresse de l'API TDBA (défaut : production)")
+    key_from = add.add_mutually_exclusive_group()
+    key_from.add_argument("--api-key-stdin", action="store_true", help="lire la clé sur stdin")
+    key_from.add_argument("--api-key-file", type=Path, metavar="FICHIER", help="lire la clé ici")
+    key_from.add_argument("--api-key-env", metavar="VARIABLE", help="lire la clé dans VARIABLE")
+    key_from.add_argument("--api-key", type=_key_in_argv, help=argparse.SUPPRESS)
+    add.add_argument(
+        "--secret-store",
+        choices=("keyring", "file"),
+        default="keyring",
+        help="où garder la clé : trousseau du système (défaut) ou fichier protégé 0600, "
+        "à choisir seulement si aucun trousseau n'est utilisable",
+    )
+    add.add_argument("--yes", action="store_true", help="ne pas demander de confirmation")
+    add.add_argument(
+        "--dry-run", action="store_true", help="montrer ce qui serait écrit, sans rien écrire"
+    )
+
+    remove = commands.add_parser(
+        "remove",
+        help="retirer un établissement et sa clé",
+        description="Retire un établissement de la configuration et supprime sa clé.",
+        allow_abbrev=False,
+    )
+    remove.add_argument("--uai", required=True, help="UAI de l'établissement")
+    remove.add_argument("--siret", help="SIRET, si plusieurs établissements ont cet UAI")
+    remove.add_argument("--yes", action="store_true", help="ne pas demander de confirmation")
+    remove.add_argument("--dry-run", action="store_true", help="montrer ce qui changerait")
+
+    listing = commands.add_parser(
+        "list",
+        help="lister les établissements configurés",
+        description="Liste les établissements et indique où se trouve la clé de chacun.",
+        allow_abbrev=False,
+    )
+    listing.add_argument("--json", action="store_true", help="sortie JSON pour les scripts")
+    return parser
+
+
+def _config_path(args: argparse.Namespace) -> Path:
+    path: Path | None = args.config
+    return path.expanduser() if path is not None else default_config_path()
+
+
+def _secret_store(config_path: Path) -> SecretStore:
+    return SecretStore(credentials_path(config_path))
+
+
+def _read_key(args: argparse.Namespace) -> str:
+    from tdba_wizard.identifiers import parse_api_key
+
+    if args.api_key_stdin:
+        raw = sys.stdin.read()
+    elif args.api_key_file is not None:
+        try:
+            raw = args.api_key_file.read_text(encoding="utf-8-sig")
+        except OSError as error:
+            raise InputError(
+                f"Lecture impossible de {args.api_key_file} : {error.strerror}."
+            ) from None
+    elif args.api_key_env is not None:
+        if args.api_key_env not in os.environ:
+            raise InputError(f"La variable d'environnement {args.api_key_env} n'est pas définie.")
+        raw = os.environ[args.api_key_env]
+    elif sys.stdin.isatty():
+        raw = getpass.getpass("Clé d'échange TDBA (collez-la ; elle ne s'affiche pas) : ")
+    else:
+        raise InputError(
+            "Clé d'échange manquante : fournissez-la avec --api-key-stdin, --api-key-file "
+            "ou --api-key-env."
+        )
+    return parse_api_key(raw)
+
+
+def _confirm(question: str, assume_yes: bool) -> bool:
+    """Ask on the terminal; without one (scripts, cron) there is nobody to ask."""
+    if assume_yes or not sys.stdin.isatty():
+        return True
+    answer = input(f"{question} [o/N] ").strip().lower()
+    return answer in ("o", "oui", "y", "yes")
+
+
+def _cmd_add(args: argparse.Namespace) -> int:
+    from pydantic import ValidationError
+
+    from tdba_wizard.config import Establishment, describe_validation_error, normalise_api_url
+    from tdba_wizard.establishments import apply_add, plan_add
+    from tdba_wizard.identifiers import mask_api_key
+
+    if not re.fullmatch(r"\s*\d+\s*", args.sentite) or int(args.sentite) <= 0:
+        raise InputError(
+            f"--sentite : « {args.sentite} » n'est pas un identifiant CFA_SENTITE valide "
+            "(nombre entier positif, l'id de la fiche du centre dans l'ERP)."
+        )
+    try:
+        establishment = Establishment(
+            name=args.name,
+            siret=args.siret,
+            uai=args.uai,
+            sentite=int(args.sentite),
+            source=args.source,
+        )
+    except ValidationError as error:
+        raise InputError("--" + " ; --".join(describe_validation_error(error))) from None
+    api_url = None
+    if args.api_url is not None:
+        try:
+            api_url = normalise_api_url(args.api_url)
+        except ValueError as error:
+            raise InputError(f"--api-url : {error}") from None
+    config_path = _config_path(args)
+    plan = plan_add(config_path, establishment, api_url)
+    key = _read_key(args)
+    store = _secret_store(config_path)
+    target = args.secret_store
+    if args.dry_run:
+        print("Simulation (--dry-run) : rien n'est écrit.")
+        print(plan.diff, end="")
+    destination = (
+        f"fichier de clés {store.credentials_file} (0600)"
+        if target == "file"
+        else f"{store.keyring_description()} (service tdba-wizard, entrée "
+        f"{entry_name(establishment.uai, establishment.siret)})"
+    )
+    if args.dry_run:
+        print(f"Clé {mask_api_key(key)} : serait enregistrée dans le {destination}.")
+        return ExitCode.OK
+    if not _confirm(
+        f"Ajouter « {establishment.name} » (UAI {establishment.uai}, SIRET "
+        f"{establishment.siret}) dans {config_path} et la clé dans le {destination} ?",
+        args.yes,
+    ):
+        print("Abandon : rien n'a été modifié.", file=sys.stderr)
+        return ExitCode.FAILURE
+    where = apply_add(plan, store, key, target)
+    print(
+        f"✔ « {establishment.name} » ajouté (UAI {establishment.uai}, SIRET "
+        f"{establishment.siret}, SENTITE {establishment.sentite}) dans {config_path}."
+    )
+    print(f"✔ Clé {mask_api_key(key)} enregistrée dans le {where}.")
+    return ExitCode.OK
+
+
+def _cmd_remove(args: argparse.Namespace) -> int:
+    from tdba_wizard.establishments import apply_remove, plan_remove
+    from tdba_wizard.identifiers import parse_siret, parse_uai
+
+    uai = parse_uai(args.uai)
+    siret = parse_siret(args.siret) if args.siret else None
+    config_path = _config_path(args)
+    plan = plan_remove(config_path, uai, siret)
+    target = plan.establishment
+    if args.dry_run:
+        print("Simulation (--dry-run) : rien n'est écrit.")
+        print(plan.diff, end="")
+        print(f"La clé de l'UAI {target.uai} / SIRET {target.siret} serait supprimée.")
+        return ExitCode.OK
+    if not _confirm(
+        f"Retirer « {target.name} » (UAI {target.uai}, SIRET {target.siret}) et supprimer sa clé ?",
+        args.yes,
+    ):
+        print("Abandon : rien n'a été modifié.", file=sys.stderr)
+        return ExitCode.FAILURE
+    store = _secret_store(config_path)
+    try:
+        removed = apply_remove(plan, store)
+    except SecretError as error:
+        print(f"✔ « {target.name} » retiré de {config_path}.")
+        print(f"⚠ La clé n'a pas pu être supprimée : {error.message}", file=sys.stderr)
+        return ExitCode.FAILURE
+    print(f"✔ « {target.name} » retiré de {config_path}.")
+    if removed:
+        print(f"✔ Clé supprimée du {' et du '.join(removed)}.")
+    else:
+        print("Aucune clé n'était enregistrée pour cet établissement.")
+    return ExitCode.OK
+
+
+def _cmd_list(args: argparse.Namespace) -> int:
+    from tdba_wizard.config import load_config
+
+    config_path = _config_path(args)
+    config = load_config(config_path)
+    store = _secret_store(config_path)
+    rows: list[dict[str, object]] = []
+    for establishment in config.establishments:
+        try:
+            found = store.get(establishment.uai, establishment.siret)
+            key_state: dict[str, object] = {
+                "found": True,
+                "backend": found.backend,
+                "where": found.where,
+            }
+        except SecretError as error:
+            key_state = {"found": False, "backend": None, "where": error.message}
+        rows.append({**establishment.model_dump(mode="json"), "key": key_state})
+    if args.json:
+        payload = {"config": str(config_path), "api_url": config.api.url, "establishments": rows}
+        json.dump(payload, sys.stdout, ensure_ascii=False, indent=2)
+        print()
+        return ExitCode.OK
+    print(f"Configuration : {config_path}")
+    print(f"API TDBA : {config.api.url} (ERP : {config.api.erp})")
+    if not rows:
+        print("Aucun établissement configuré. Ajoutez-en un avec « tdba-wizard add ».")
+        return ExitCode.OK
+    for row in rows:
+        key = row["key"]
+        assert isinstance(key, dict)
+        state = f"✔ clé : {key['where']}" if key["found"] else f"✖ clé : {key['where']}"
+        print(f"\n• {row['name']}")
+        print(f"  UAI {row['uai']} · SIRET {row['siret']} · SENTITE {row['sentite']}")
+        if row.get("source"):
+            print(f"  Export : {row['source']}")
+        print(f"  {state}")
+    return ExitCode.OK
+
+
+def _cmd_interactive(args: argparse.Namespace) -> int:
+    print(
+        "L'assistant interactif n'est pas encore disponible dans cette version. En attendant : "
+        "« tdba-wizard add --help » pour ajouter un établissement, « tdba-wizard list » pour "
+        "voir la configuration.",
+        file=sys.stderr,
+    )
+    return ExitCode.FAILURE
+
+
+COMMANDS: dict[str | None, Callable[[argparse.Namespace], int]] = {
+    "add": _cmd_add,
+    "remove": _cmd_remove,
+    "list": _cmd_list,
+    None: _cmd_interactive,
+}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; return the process exit code."""
+    args = build_parser().parse_args(argv)
+    try:
+        return COMMANDS[args.command](args)
+    except TdbaError as error:
+        print(f"✖ {error.title} : {error.message}", file=sys.stderr)
+        return ExitCode.FAILURE
+    except KeyboardInterrupt:
+        print("\nInterrompu : rien n'a été modifié.", file=sys.stderr)
+        return 130

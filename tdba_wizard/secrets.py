@@ -1,0 +1,314 @@
+"""Where the API keys live: environment variable, OS keyring, or an explicitly chosen file.
+
+Lookup order at run time: ``TDBA_API_KEY_<UAI>`` → the OS keyring (service ``tdba-wizard``,
+one entry per establishment) → a 0600 credentials file that exists only because the user chose
+it when no usable keyring was found. There is never a silent fallback to plain text: the file is
+written only on an explicit request.
+
+Every keyring call runs in a daemon thread with a timeout, so a hung D-Bus cannot freeze the
+program. Every answer says which backend gave it, for the wizard and ``--check``.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+import sys
+import threading
+import tomllib
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal, TypeVar
+
+import tomli_w
+
+from tdba_wizard.errors import TdbaError
+from tdba_wizard.files import write_private_atomic
+from tdba_wizard.identifiers import mask_api_key
+
+SERVICE = "tdba-wizard"
+KEYRING_TIMEOUT = 5.0
+ENV_PREFIX = "TDBA_API_KEY_"
+Backend = Literal["env", "keyring", "file"]
+StoreTarget = Literal["keyring", "file"]
+T = TypeVar("T")
+
+_WAYS_OUT = (
+    "Solutions : lancer la commande depuis la session de bureau, fournir la clé par la variable "
+    "d'environnement {env}, ou choisir explicitement le fichier de clés protégé "
+    "(« --secret-store file »)."
+)
+
+
+class SecretError(TdbaError):
+    """A key cannot be read, stored or deleted."""
+
+    title = "Clé d'échange inaccessible"
+
+
+class SecretNotFoundError(SecretError):
+    """No key is stored anywhere for this establishment."""
+
+    title = "Clé d'échange introuvable"
+
+
+class KeyringUnavailableError(SecretError):
+    """The OS keyring cannot be used right now (none, no bus, locked, hung)."""
+
+    title = "Trousseau indisponible"
+
+    def __init__(self, message: str, *, reason: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+
+
+@dataclass(frozen=True)
+class FoundSecret:
+    """A key and where it was found. Its repr never shows the key."""
+
+    value: str = field(repr=False)
+    backend: Backend
+    where: str
+
+    @property
+    def masked(self) -> str:
+        """Return the key with all but its first 8 and last 4 characters hidden."""
+        return mask_api_key(self.value)
+
+
+def env_var_name(uai: str) -> str:
+    """Return the environment variable that overrides the key of an establishment."""
+    return f"{ENV_PREFIX}{uai.upper()}"
+
+
+def entry_name(uai: str, siret: str) -> str:
+    """Return the keyring user name (and credentials-file key) of an establishment."""
+    return f"{uai}-{siret}"
+
+
+def _run_with_timeout(call: Callable[[], T], timeout: float, what: str) -> T:
+    """Run ``call`` in a daemon thread; raise :class:`KeyringUnavailableError` on timeout."""
+    outcome: dict[str, Any] = {}
+
+    def target() -> None:
+        try:
+            outcome["value"] = call()
+        except BaseException as error:  # re-raised in the caller's thread
+            outcome["error"] = error
+
+    worker = threading.Thread(target=target, name=f"keyring-{what}", daemon=True)
+    worker.start()
+    worker.join(timeout)
+    if worker.is_alive():
+        raise KeyringUnavailableError(
+            f"Le trousseau du système n'a pas répondu en {timeout:g} s ({what}). Le service "
+            "D-Bus est peut-être bloqué ou attend un déverrouillage à l'écran.",
+            reason="timeout",
+        )
+    if "error" in outcome:
+        raise outcome["error"]
+    return outcome["value"]  # type: ignore[no-any-return]
+
+
+def _describe_backend(backend: Any) -> str:
+    name = type(backend).__module__.rsplit(".", 1)[-1]
+    labels = {
+        "SecretService": "trousseau Secret Service (GNOME Keyring, KWallet, KeePassXC)",
+        "libsecret": "trousseau libsecret (GNOME Keyring)",
+        "kwallet": "trousseau KWallet",
+        "macOS": "trousseau macOS",
+        "Windows": "gestionnaire d'identification Windows",
+    }
+    if name == "chainer":
+        first = getattr(backend, "backends", [None])[0]
+        return _describe_backend(first) if first is not None else "trousseau du système"
+    return labels.get(name, f"trousseau {type(backend).__module__}")
+
+
+class SecretStore:
+    """Read, store and delete the API key of each establishment."""
+
+    def __init__(
+        self,
+        credentials_file: Path,
+        *,
+        environ: Mapping[str, str] | None = None,
+        timeout: float = KEYRING_TIMEOUT,
+    ) -> None:
+        self.credentials_file = credentials_file
+        self.environ = os.environ if environ is None else environ
+        self.timeout = timeout
+
+    # -- keyring -------------------------------------------------------------------------
+
+    def _keyring(self, env_hint: str) -> Any:
+        """Return the usable keyring backend, or raise with a reason the admin can act on."""
+        import keyring
+        from keyring.backends import fail
+
+        backend = _run_with_timeout(keyring.get_keyring, self.timeout, "détection")
+        empty_chain = type(backend).__name__ == "ChainerBackend" and not getattr(
+            backend, "backends", None
+        )
+        if isinstance(backend, fail.Keyring) or empty_chain:
+            if sys.platform.startswith("linux") and not self.environ.get(
+                "DBUS_SESSION_BUS_ADDRESS"
+            ):
+                raise KeyringUnavailableError(
+                    "Le trousseau du système n'est pas joignable : aucun bus de session D-Bus "
+                    "(session SSH, tâche cron ou conteneur). " + _WAYS_OUT.format(env=env_hint),
+                    reason="no-session-bus",
+                )
+            raise KeyringUnavailableError(
+                "Aucun trousseau du système utilisable sur cette machine (installez par exemple "
+                "gnome-keyring). " + _WAYS_OUT.format(env=env_hint),
+                reason="no-backend",
+            )
+        return backend
+
+    def _keyring_call(self, what: str, env_hint: str, call: Callable[[Any], T]) -> T:
+        from keyring.errors import KeyringError, KeyringLocked
+
+        backend = self._keyring(env_hint)
+        try:
+            return _run_with_timeout(lambda: call(backend), self.timeout, what)
+        except KeyringLocked:
+            raise KeyringUnavailableError(
+                "Le trousseau du système est verrouillé : déverrouillez-le (ouverture de session "
+                "ou application « Mots de passe et clés ») puis recommencez. "
+                + _WAYS_OUT.format(env=env_hint),
+                reason="locked",
+            ) from None
+        except KeyringUnavailableError:
+            raise
+        except (KeyringError, Exception) as error:
+            # The error text of a backend never holds the key (it is not passed on reads), but
+            # only its class name is kept, to be safe on writes.
+            raise KeyringUnavailableError(
+                f"Le trousseau du système a refusé l'opération ({type(error).__name__}). "
+                + _WAYS_OUT.format(env=env_hint),
+                reason="error",
+            ) from None
+
+    def keyring_description(self) -> str:
+        """Return a French name of the keyring in use, or raise if none is usable."""
+        return _describe_backend(self._keyring(env_var_name("<UAI>")))
+
+    # -- credentials file ----------------------------------------------------------------
+
+    def _read_file(self) -> dict[str, str]:
+        path = self.credentials_file
+        try:
+            mode = stat.S_IMODE(path.stat().st_mode)
+        except FileNotFoundError:
+            return {}
+        if mode & 0o077:
+            raise SecretError(
+                f"Le fichier de clés {path} est lisible par d'autres utilisateurs "
+                f"(droits {mode:o}) : il est ignoré. Corrigez avec « chmod 600 {path} »."
+            )
+        try:
+            data = tomllib.loads(path.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
+            raise SecretError(
+                f"Le fichier de clés {path} est illisible ou mal formé ; supprimez-le et "
+                "enregistrez la clé à nouveau."
+            ) from None
+        keys = data.get("keys", {})
+        return {str(k): str(v) for k, v in keys.items()} if isinstance(keys, dict) else {}
+
+    def _write_file(self, keys: dict[str, str]) -> None:
+        header = (
+            "# Clés d'échange TDBA de tdba-wizard : fichier choisi explicitement faute de\n"
+            "# trousseau utilisable. Lisible par vous seul (0600) ; ne le copiez pas.\n"
+        )
+        text = header + tomli_w.dumps({"keys": dict(sorted(keys.items()))})
+        try:
+            write_private_atomic(self.credentials_file, text.encode("utf-8"))
+        except OSError as error:
+            raise SecretError(
+                f"Écriture impossible du fichier de clés {self.credentials_file} : "
+                f"{error.strerror}."
+            ) from None
+
+    def _file_where(self) -> str:
+        return f"fichier de clés {self.credentials_file}"
+
+    # -- public API ----------------------------------------------------------------------
+
+    def get(self, uai: str, siret: str) -> FoundSecret:
+        """Return the key of an establishment and where it was found."""
+        env = env_var_name(uai)
+        if self.environ.get(env, "").strip():
+            return FoundSecret(self.environ[env].strip(), "env", f"variable d'environnement {env}")
+        name = entry_name(uai, siret)
+        keyring_error: KeyringUnavailableError | None = None
+        try:
+            value = self._keyring_call(
+                "lecture", env, lambda backend: backend.get_password(SERVICE, name)
+            )
+            if value:
+                where = _describe_backend(self._keyring(env))
+                return FoundSecret(value, "keyring", where)
+        except KeyringUnavailableError as error:
+            keyring_error = error
+        from_file = self._read_file().get(name)
+        if from_file:
+            return FoundSecret(from_file, "file", self._file_where())
+        if keyring_error is not None:
+            raise keyring_error
+        raise SecretNotFoundError(
+            f"Aucune clé d'échange enregistrée pour l'UAI {uai} / SIRET {siret}. Enregistrez-la "
+            f"avec l'assistant ou « tdba-wizard add », ou fournissez-la par la variable {env}."
+        )
+
+    def store(self, uai: str, siret: str, key: str, target: StoreTarget = "keyring") -> str:
+        """Store the key in the keyring (or the chosen file) and return where, in French."""
+        name = entry_name(uai, siret)
+        if target == "file":
+            keys = self._read_file()
+            keys[name] = key
+            self._write_file(keys)
+            return self._file_where()
+        env = env_var_name(uai)
+
+        def write_and_read_back(backend: Any) -> bool:
+            backend.set_password(SERVICE, name, key)
+            return bool(backend.get_password(SERVICE, name) == key)
+
+        if not self._keyring_call("enregistrement", env, write_and_read_back):
+            raise SecretError(
+                "Le trousseau a accepté la clé mais ne la restitue pas à l'identique ; "
+                "elle n'est pas utilisable."
+            )
+        return _describe_backend(self._keyring(env))
+
+    def delete(self, uai: str, siret: str) -> list[str]:
+        """Delete the key from the keyring and the credentials file; return where it was."""
+        from keyring.errors import PasswordDeleteError
+
+        name = entry_name(uai, siret)
+        removed: list[str] = []
+        keys = self._read_file()
+        if name in keys:
+            del keys[name]
+            self._write_file(keys)
+            removed.append(self._file_where())
+
+        env = env_var_name(uai)
+
+        def delete_entry(backend: Any) -> bool:
+            try:
+                backend.delete_password(SERVICE, name)
+            except PasswordDeleteError:
+                return False
+            return True
+
+        try:
+            if self._keyring_call("suppression", env, delete_entry):
+                removed.append(_describe_backend(self._keyring(env)))
+        except KeyringUnavailableError:
+            if not removed:
+                raise
+        return removed

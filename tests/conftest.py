@@ -1,0 +1,68 @@
+"""Shared fixtures: every test runs in its own profile with an in-memory keyring."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import keyring
+import pytest
+from keyring.backend import KeyringBackend
+from keyring.errors import PasswordDeleteError
+
+DEMO_KEY = "1b2c3d4e-5f60-4a7b-8c9d-0e1f2a3b4c5d"
+OTHER_KEY = "9f8e7d6c-5b4a-4392-a1b0-c9d8e7f6a5b4"
+
+
+class MemoryKeyring(KeyringBackend):
+    """A keyring that lives in the test process only."""
+
+    priority = 1  # type: ignore[assignment]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.entries: dict[tuple[str, str], str] = {}
+
+    def get_password(self, service: str, username: str) -> str | None:
+        return self.entries.get((service, username))
+
+    def set_password(self, service: str, username: str, password: str) -> None:
+        self.entries[(service, username)] = password
+
+    def delete_password(self, service: str, username: str) -> None:
+        try:
+            del self.entries[(service, username)]
+        except KeyError:
+            raise PasswordDeleteError("not found") from None
+
+
+@pytest.fixture(autouse=True)
+def isolated_profile(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """Point every platform directory at ``tmp_path`` and clear the tool's variables."""
+    home = tmp_path / "home"
+    home.mkdir()
+    for name, sub in (
+        ("XDG_CONFIG_HOME", ".config"),
+        ("XDG_STATE_HOME", ".local/state"),
+        ("XDG_DATA_HOME", ".local/share"),
+        ("XDG_CACHE_HOME", ".cache"),
+    ):
+        monkeypatch.setenv(name, str(home / sub))
+    for name in list(os.environ):
+        if name.startswith("TDBA_"):
+            monkeypatch.delenv(name)
+    yield home
+
+
+@pytest.fixture(autouse=True)
+def memory_keyring(request: pytest.FixtureRequest) -> Iterator[MemoryKeyring | None]:
+    """Use an in-memory keyring, unless the test talks to a real Secret Service."""
+    if request.node.get_closest_marker("secret_service"):
+        yield None
+        return
+    previous = keyring.get_keyring()
+    backend = MemoryKeyring()
+    keyring.set_keyring(backend)
+    yield backend
+    keyring.set_keyring(previous)

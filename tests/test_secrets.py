@@ -1,0 +1,170 @@
+"""Secret storage: lookup order, explicit file, timeouts, failures, real Secret Service."""
+
+from __future__ import annotations
+
+import stat
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import keyring
+import pytest
+from keyring.backends import fail
+from keyring.errors import KeyringLocked
+
+from tdba_wizard.secrets import (
+    SERVICE,
+    KeyringUnavailableError,
+    SecretError,
+    SecretNotFoundError,
+    SecretStore,
+    entry_name,
+)
+
+from .conftest import DEMO_KEY, OTHER_KEY, MemoryKeyring
+from .secret_service import secret_service
+
+UAI, SIRET = "0802004U", "77937827200016"
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> SecretStore:
+    return SecretStore(
+        tmp_path / "cfg" / "credentials.toml", environ={"DBUS_SESSION_BUS_ADDRESS": "x"}
+    )
+
+
+def test_store_read_delete_keyring(store: SecretStore, memory_keyring: MemoryKeyring) -> None:
+    assert "trousseau" in store.store(UAI, SIRET, DEMO_KEY)
+    assert memory_keyring.entries == {(SERVICE, "0802004U-77937827200016"): DEMO_KEY}
+    found = store.get(UAI, SIRET)
+    assert (found.value, found.backend) == (DEMO_KEY, "keyring")
+    assert DEMO_KEY not in repr(found)
+    assert found.masked == "1b2c3d4e-••••-••••-••••-••••••••4c5d"
+    assert store.delete(UAI, SIRET)
+    with pytest.raises(SecretNotFoundError, match="TDBA_API_KEY_0802004U"):
+        store.get(UAI, SIRET)
+    assert not store.credentials_file.exists()
+
+
+def test_environment_comes_first(tmp_path: Path) -> None:
+    store = SecretStore(tmp_path / "c.toml", environ={"TDBA_API_KEY_0802004U": f" {OTHER_KEY}\n"})
+    store.store(UAI, SIRET, DEMO_KEY)
+    found = store.get(UAI, SIRET)
+    assert (found.value, found.backend) == (OTHER_KEY, "env")
+    assert "TDBA_API_KEY_0802004U" in found.where
+
+
+def test_explicit_file_is_private(store: SecretStore, memory_keyring: MemoryKeyring) -> None:
+    store.store(UAI, SIRET, DEMO_KEY, target="file")
+    assert memory_keyring.entries == {}
+    assert stat.S_IMODE(store.credentials_file.stat().st_mode) == 0o600
+    found = store.get(UAI, SIRET)
+    assert (found.value, found.backend) == (DEMO_KEY, "file")
+    assert store.delete(UAI, SIRET) == [f"fichier de clés {store.credentials_file}"]
+
+
+def test_file_readable_by_others_is_refused(store: SecretStore) -> None:
+    store.store(UAI, SIRET, DEMO_KEY, target="file")
+    store.credentials_file.chmod(0o644)
+    with pytest.raises(SecretError, match="chmod 600"):
+        store.get(UAI, SIRET)
+
+
+def test_file_used_when_keyring_is_unreachable(tmp_path: Path) -> None:
+    keyring.set_keyring(fail.Keyring())
+    store = SecretStore(tmp_path / "c.toml", environ={})
+    store.store(UAI, SIRET, DEMO_KEY, target="file")
+    assert store.get(UAI, SIRET).backend == "file"
+
+
+def test_no_session_bus_is_explained(tmp_path: Path) -> None:
+    keyring.set_keyring(fail.Keyring())
+    store = SecretStore(tmp_path / "c.toml", environ={})
+    with pytest.raises(KeyringUnavailableError) as caught:
+        store.get(UAI, SIRET)
+    assert caught.value.reason == "no-session-bus"
+    assert "aucun bus de session D-Bus" in caught.value.message
+    assert "--secret-store file" in caught.value.message
+
+
+def test_no_backend_is_explained(tmp_path: Path) -> None:
+    keyring.set_keyring(fail.Keyring())
+    store = SecretStore(tmp_path / "c.toml", environ={"DBUS_SESSION_BUS_ADDRESS": "unix:x"})
+    with pytest.raises(KeyringUnavailableError) as caught:
+        store.store(UAI, SIRET, DEMO_KEY)
+    assert caught.value.reason == "no-backend"
+    assert not store.credentials_file.exists()  # never a silent plain-text fallback
+
+
+class HungKeyring(MemoryKeyring):
+    def __init__(self) -> None:
+        super().__init__()
+        self.release = threading.Event()
+
+    def get_password(self, service: str, username: str) -> str | None:
+        self.release.wait(30)
+        return None
+
+
+@pytest.fixture
+def hung() -> Iterator[HungKeyring]:
+    backend = HungKeyring()
+    keyring.set_keyring(backend)
+    yield backend
+    backend.release.set()
+
+
+def test_hung_keyring_times_out(tmp_path: Path, hung: HungKeyring) -> None:
+    store = SecretStore(tmp_path / "c.toml", environ={}, timeout=0.2)
+    with pytest.raises(KeyringUnavailableError) as caught:
+        store.get(UAI, SIRET)
+    assert caught.value.reason == "timeout"
+    assert "n'a pas répondu en 0.2 s" in caught.value.message
+
+
+class LockedKeyring(MemoryKeyring):
+    def get_password(self, service: str, username: str) -> str | None:
+        raise KeyringLocked("Failed to unlock the collection!")
+
+
+def test_locked_keyring_is_explained(tmp_path: Path) -> None:
+    keyring.set_keyring(LockedKeyring())
+    with pytest.raises(KeyringUnavailableError, match="verrouillé") as caught:
+        SecretStore(tmp_path / "c.toml", environ={}).get(UAI, SIRET)
+    assert caught.value.reason == "locked"
+
+
+class ExplodingKeyring(MemoryKeyring):
+    def set_password(self, service: str, username: str, password: str) -> None:
+        raise RuntimeError(f"backend said {password}")
+
+
+def test_backend_error_text_never_carries_the_key(tmp_path: Path) -> None:
+    keyring.set_keyring(ExplodingKeyring())
+    with pytest.raises(KeyringUnavailableError) as caught:
+        SecretStore(tmp_path / "c.toml", environ={}).store(UAI, SIRET, DEMO_KEY)
+    assert DEMO_KEY not in str(caught.value)
+    assert "RuntimeError" in str(caught.value)
+
+
+@pytest.mark.secret_service
+def test_real_secret_service(isolated_profile: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from keyring.backends import SecretService
+
+    with secret_service(isolated_profile) as env:
+        monkeypatch.setenv("DBUS_SESSION_BUS_ADDRESS", env["DBUS_SESSION_BUS_ADDRESS"])
+        previous = keyring.get_keyring()
+        keyring.set_keyring(SecretService.Keyring())
+        try:
+            store = SecretStore(isolated_profile / "c.toml")
+            assert "Secret Service" in store.store(UAI, SIRET, DEMO_KEY)
+            found = store.get(UAI, SIRET)
+            assert (found.value, found.backend) == (DEMO_KEY, "keyring")
+            assert "Secret Service" in found.where
+            assert keyring.get_keyring().get_password(SERVICE, entry_name(UAI, SIRET)) == DEMO_KEY
+            assert store.delete(UAI, SIRET)
+            with pytest.raises(SecretNotFoundError):
+                store.get(UAI, SIRET)
+        finally:
+            keyring.set_keyring(previous)
