@@ -134,6 +134,34 @@ def build_parser() -> argparse.ArgumentParser:
     remove.add_argument("--yes", action="store_true", help="ne pas demander de confirmation")
     remove.add_argument("--dry-run", action="store_true", help="montrer ce qui changerait")
 
+    sandbox = commands.add_parser(
+        "sandbox",
+        help="servir le bac à sable de l'API TDBA en local (essais, tests d'export)",
+        description=(
+            "Sert en local une API qui se comporte comme TDBA (mêmes routes, réponses, "
+            "messages et limites), avec des établissements et des clés de démonstration. "
+            "Ctrl+C pour arrêter."
+        ),
+        allow_abbrev=False,
+    )
+    sandbox.add_argument("--port", type=int, default=8123, help="port (défaut : 8123 ; 0 = libre)")
+    sandbox.add_argument(
+        "--host",
+        default="127.0.0.1",
+        help="adresse d'écoute (défaut : 127.0.0.1, joignable de ce poste seulement)",
+    )
+    sandbox.add_argument("--seed", type=Path, metavar="FICHIER", help="autres données de départ")
+    sandbox.add_argument(
+        "--latency", type=float, default=0.0, metavar="MS", help="délai ajouté à chaque réponse"
+    )
+    sandbox.add_argument(
+        "--rate-limit", action="store_true", help="appliquer les limites de débit (429)"
+    )
+    sandbox.add_argument(
+        "--dump", type=Path, metavar="FICHIER", help="à l'arrêt, écrire les dossiers reçus (JSON)"
+    )
+    sandbox.add_argument("--verbose", action="store_true", help="journaliser chaque requête")
+
     listing = commands.add_parser(
         "list",
         help="lister les établissements configurés",
@@ -323,6 +351,51 @@ def _cmd_list(args: argparse.Namespace) -> int:
     return ExitCode.OK
 
 
+def _cmd_sandbox(args: argparse.Namespace) -> int:
+    from tdba_wizard.sandbox import RateLimit, Sandbox
+
+    try:
+        sandbox = Sandbox(seed=args.seed, host=args.host, port=args.port, verbose=args.verbose)
+    except OSError as error:
+        raise TdbaError(
+            f"Impossible d'écouter sur {args.host}:{args.port} ({error.strerror}) : le port est "
+            "peut-être déjà pris ; essayez --port 0 pour un port libre.",
+            title="Bac à sable",
+        ) from None
+    except (ValueError, KeyError, TypeError) as error:
+        raise TdbaError(f"Fichier de données invalide : {error}", title="Bac à sable") from None
+    sandbox.latency = max(0.0, args.latency) / 1000
+    if args.rate_limit:
+        sandbox.rate_limit = RateLimit()
+    print(f"Bac à sable TDBA à l'écoute : {sandbox.url}", flush=True)
+    if args.host not in ("127.0.0.1", "localhost", "::1"):
+        print("⚠ Écoute au-delà de ce poste : les clés de démonstration sont publiques.")
+    print("Établissements de démonstration (clés fictives, valables ici seulement) :")
+    for organisme in sandbox.organismes:
+        closed = " — FERMÉ" if organisme.ferme else ""
+        print(f"  • {organisme.enseigne}{closed}")
+        print(f"    UAI {organisme.uai} · SIRET {organisme.siret} · nature {organisme.nature}")
+        print(f"    clé de démonstration : {organisme.demo_key}")
+    first = sandbox.organismes[0]
+    print(
+        f"Essai, dans un autre terminal (la clé est demandée sans s'afficher) :\n"
+        f'  tdba-wizard add --name "{first.enseigne}" --uai {first.uai} --siret {first.siret} '
+        f"--sentite 1 --api-url {sandbox.url}"
+    )
+    print("Ctrl+C pour arrêter.", flush=True)
+    try:
+        sandbox.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        sandbox.stop()
+        if args.dump is not None:
+            sandbox.dump(args.dump)
+            print(f"Dossiers reçus écrits dans {args.dump}.")
+    print("Bac à sable arrêté.", flush=True)
+    return ExitCode.OK
+
+
 def _cmd_interactive(args: argparse.Namespace) -> int:
     print(
         "L'assistant interactif n'est pas encore disponible dans cette version. En attendant : "
@@ -337,6 +410,7 @@ COMMANDS: dict[str | None, Callable[[argparse.Namespace], int]] = {
     "add": _cmd_add,
     "remove": _cmd_remove,
     "list": _cmd_list,
+    "sandbox": _cmd_sandbox,
     None: _cmd_interactive,
 }
 

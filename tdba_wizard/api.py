@@ -1,0 +1,551 @@
+"""The TDBA API client (httpx, async). Every call returns a typed outcome, never raises.
+
+Outcomes are :class:`Ok` or a subclass of :class:`Failure`; each failure has one French
+explanation a CFA admin can act on. The key is passed per call, sent only in the Authorization
+header, and never kept in any repr, log or error text.
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+import ssl
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Generic, Literal, TypeVar
+
+import httpx
+
+from tdba_wizard import __version__
+
+T = TypeVar("T")
+USER_AGENT = f"tdba-wizard/{__version__}"
+DEFAULT_TIMEOUT = httpx.Timeout(15.0, connect=5.0)
+SEND_TIMEOUT = httpx.Timeout(60.0, connect=5.0)
+MAX_BATCH_ITEMS = 2000
+SUPPORT = "tableaudebord@apprentissage.beta.gouv.fr"
+NetworkCause = Literal["dns", "refused", "timeout", "tls", "proxy", "dropped", "other"]
+
+
+# -- outcomes ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Ok(Generic[T]):
+    """A successful call: its value and how long it took."""
+
+    value: T
+    latency: float = 0.0
+
+    ok = True
+
+
+@dataclass(frozen=True)
+class Failure:
+    """A failed call. ``explanation`` says, in French, what happened and what to do."""
+
+    ok = False
+    retryable = False
+
+    @property
+    def explanation(self) -> str:
+        raise NotImplementedError
+
+
+@dataclass(frozen=True)
+class KeyRefused(Failure):
+    """403: the key is missing, malformed, unknown or revoked."""
+
+    server_message: str
+
+    @property
+    def explanation(self) -> str:
+        return (
+            f"TDBA refuse la clé d'échange (« {self.server_message} »). Générez-en une nouvelle "
+            "dans TDBA → Paramètres → « Vous avez un ERP ? » → « Générer la clé d'échange », "
+            "puis enregistrez-la ici. Une clé est révoquée après 12 mois sans envoi, et chaque "
+            "nouvelle génération remplace l'ancienne."
+        )
+
+
+@dataclass(frozen=True)
+class OrganismeNotFound(Failure):
+    """The UAI+SIRET couple (or the SIRET, or the UAI) is unknown to TDBA."""
+
+    @property
+    def explanation(self) -> str:
+        return (
+            "TDBA ne connaît aucun établissement avec ces identifiants. Vérifiez l'UAI et le "
+            "SIRET affichés dans TDBA (Paramètres) : ils doivent être exactement ceux de "
+            f"l'établissement. En cas de doute, écrivez à {SUPPORT}."
+        )
+
+
+@dataclass(frozen=True)
+class RateLimited(Failure):
+    """429: too many requests; ``retry_after`` seconds to wait, if the server said."""
+
+    retry_after: float | None
+    retryable = True
+
+    @property
+    def explanation(self) -> str:
+        wait = f" dans {self.retry_after:g} s" if self.retry_after is not None else " plus tard"
+        return f"TDBA limite le nombre de requêtes : nouvel essai possible{wait}."
+
+
+@dataclass(frozen=True)
+class ServerError(Failure):
+    """5xx (or another unexpected status with a JSON body): the server failed."""
+
+    status: int
+    retryable = True
+
+    @property
+    def explanation(self) -> str:
+        return (
+            f"TDBA a répondu par une erreur interne (HTTP {self.status}). Ce n'est pas dû à "
+            "votre configuration : réessayez plus tard ; si cela dure, signalez-le à "
+            f"{SUPPORT}."
+        )
+
+
+@dataclass(frozen=True)
+class PayloadRefused(Failure):
+    """400 or 413 on a send: the request as a whole was refused."""
+
+    status: int
+    message: str
+    details: tuple[str, ...] = ()
+
+    @property
+    def explanation(self) -> str:
+        if self.status == 413:
+            return (
+                "TDBA refuse l'envoi : le lot dépasse 10 Mo. Il faut l'envoyer en lots plus petits."
+            )
+        detail = f" ({'; '.join(self.details[:3])})" if self.details else ""
+        return f"TDBA refuse l'envoi : « {self.message} »{detail}."
+
+
+@dataclass(frozen=True)
+class NetworkFailure(Failure):
+    """The request did not get an answer: DNS, refused, timeout, TLS, proxy, dropped."""
+
+    cause: NetworkCause
+    host: str
+    detail: str = field(default="", compare=False)
+
+    @property
+    def retryable(self) -> bool:  # type: ignore[override]
+        return self.cause in ("timeout", "dropped", "refused", "other")
+
+    @property
+    def explanation(self) -> str:
+        host = self.host
+        texts = {
+            "dns": (
+                f"Le nom {host} est introuvable (DNS). Vérifiez l'adresse de l'API et la "
+                "connexion Internet de ce poste ; derrière un proxy, définissez HTTPS_PROXY."
+            ),
+            "refused": (
+                f"{host} refuse la connexion. Vérifiez l'adresse et le port de l'API ; pour le "
+                "bac à sable local, vérifiez qu'il est démarré (« tdba-wizard sandbox »)."
+            ),
+            "timeout": (
+                f"{host} ne répond pas dans le délai. Le réseau ou un pare-feu bloque peut-être "
+                "la connexion ; réessayez, ou demandez à votre service informatique si le "
+                "proxy de l'établissement doit être configuré (HTTPS_PROXY)."
+            ),
+            "tls": (
+                f"Le certificat de {host} n'a pas pu être vérifié : la connexion n'est pas sûre "
+                "et a été interrompue. Si votre établissement inspecte le trafic HTTPS, "
+                "demandez à votre service informatique d'installer son certificat racine "
+                "(SSL_CERT_FILE) ; ne désactivez jamais la vérification."
+            ),
+            "proxy": (
+                "Le proxy a refusé ou n'a pas pu établir la connexion vers "
+                f"{host}. Vérifiez HTTPS_PROXY / NO_PROXY et les identifiants du proxy avec "
+                "votre service informatique."
+            ),
+            "dropped": (
+                f"{host} a coupé la connexion avant de répondre. Réessayez ; si cela se "
+                "répète, le service est peut-être en maintenance."
+            ),
+            "other": f"Échange impossible avec {host} ({self.detail}). Réessayez plus tard.",
+        }
+        return texts[self.cause]
+
+
+@dataclass(frozen=True)
+class UnexpectedAnswer(Failure):
+    """An answer that is not what TDBA sends (not JSON, wrong shape, odd status)."""
+
+    status: int
+    reason: str
+
+    @property
+    def explanation(self) -> str:
+        return (
+            f"Réponse inattendue (HTTP {self.status}, {self.reason}) : l'adresse de l'API ne "
+            "désigne peut-être pas TDBA (elle doit se terminer par /api/), ou un proxy a "
+            "répondu à sa place."
+        )
+
+
+Outcome = Ok[T] | Failure
+
+
+# -- values ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ApiInfo:
+    """What ``GET /api`` says: the name, version and environment of the server."""
+
+    name: str
+    version: str
+    env: str
+
+
+@dataclass(frozen=True)
+class Organisme:
+    """An organisme as TDBA's public look-ups describe it."""
+
+    id: str
+    siret: str
+    uai: str
+    enseigne: str | None
+    raison_sociale: str | None
+    ferme: bool
+    nature: str
+    adresse: Mapping[str, Any]
+
+    @property
+    def display_name(self) -> str:
+        """Return the enseigne, else the raison sociale."""
+        return self.enseigne or self.raison_sociale or f"UAI {self.uai}"
+
+    @property
+    def address(self) -> str:
+        """Return the one-line address."""
+        return str(self.adresse.get("complete") or "")
+
+
+NATURE_LABELS = {
+    "responsable": "responsable",
+    "formateur": "formateur",
+    "responsable_formateur": "responsable et formateur",
+    "lieu_formation": "lieu de formation",
+    "inconnue": "nature inconnue",
+}
+
+
+@dataclass(frozen=True)
+class ItemRejection:
+    """One record TDBA refused at once: its position, its ERP id and the messages."""
+
+    index: int
+    id_erp_apprenant: str | None
+    errors: tuple[tuple[str, str], ...]
+    """(field path, message) pairs."""
+
+
+@dataclass(frozen=True)
+class BatchResult:
+    """The answer to one sent batch: counts, and the refused items (no learner data)."""
+
+    sent: int
+    accepted: int
+    rejections: tuple[ItemRejection, ...]
+
+    @property
+    def rejected(self) -> int:
+        """Return how many items TDBA refused."""
+        return len(self.rejections)
+
+
+# -- the client --------------------------------------------------------------------------
+
+
+def _cause_chain(error: BaseException) -> list[BaseException]:
+    chain: list[BaseException] = []
+    current: BaseException | None = error
+    while current is not None and current not in chain:
+        chain.append(current)
+        current = current.__cause__ or current.__context__
+    return chain
+
+
+def classify_network_error(error: httpx.TransportError, host: str) -> NetworkFailure:
+    """Return the network failure cause of an httpx transport error."""
+    chain = _cause_chain(error)
+    text = " ".join(str(e) for e in chain)
+    if isinstance(error, httpx.ProxyError):
+        return NetworkFailure("proxy", host, type(error).__name__)
+    if isinstance(error, httpx.TimeoutException):
+        return NetworkFailure("timeout", host, type(error).__name__)
+    if any(isinstance(e, ssl.SSLError) for e in chain) or "CERTIFICATE_VERIFY_FAILED" in text:
+        return NetworkFailure("tls", host, "certificat")
+    if any(isinstance(e, socket.gaierror) for e in chain) or "Name or service not known" in text:
+        return NetworkFailure("dns", host, "DNS")
+    if any(isinstance(e, ConnectionRefusedError) for e in chain) or "Connection refused" in text:
+        return NetworkFailure("refused", host, "connexion refusée")
+    if isinstance(error, (httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError)):
+        return NetworkFailure("dropped", host, type(error).__name__)
+    return NetworkFailure("other", host, type(error).__name__)
+
+
+def _retry_after(response: httpx.Response) -> float | None:
+    value = response.headers.get("Retry-After")
+    try:
+        return max(0.0, float(value)) if value is not None else None
+    except ValueError:
+        return None
+
+
+def _json(response: httpx.Response) -> Any:
+    try:
+        return response.json()
+    except (ValueError, UnicodeDecodeError):
+        return _NOT_JSON
+
+
+_NOT_JSON = object()
+
+
+def _message(body: Any) -> str:
+    return str(body.get("message", "")) if isinstance(body, dict) else ""
+
+
+def _organisme(data: Any) -> Organisme:
+    if not isinstance(data, dict) or not isinstance(data.get("uai"), str):
+        raise TypeError("organisme")
+    adresse = data.get("adresse")
+    return Organisme(
+        id=str(data.get("_id", "")),
+        siret=str(data.get("siret", "")),
+        uai=data["uai"],
+        enseigne=data.get("enseigne"),
+        raison_sociale=data.get("raison_sociale"),
+        ferme=bool(data.get("ferme", False)),
+        nature=str(data.get("nature", "inconnue")),
+        adresse=adresse if isinstance(adresse, dict) else {},
+    )
+
+
+class TdbaClient:
+    """Async client of one TDBA API root (``.../api/``)."""
+
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        timeout: httpx.Timeout = DEFAULT_TIMEOUT,
+        send_timeout: httpx.Timeout = SEND_TIMEOUT,
+        verify: ssl.SSLContext | bool = True,
+        max_connections: int = 20,
+    ) -> None:
+        self.base_url = base_url if base_url.endswith("/") else base_url + "/"
+        self.host = httpx.URL(self.base_url).host
+        self._send_timeout = send_timeout
+        # trust_env: HTTP(S)_PROXY, NO_PROXY, SSL_CERT_FILE are honoured, as CFAs need.
+        self._http = httpx.AsyncClient(
+            timeout=timeout,
+            verify=verify,
+            trust_env=True,
+            headers={"User-Agent": USER_AGENT, "Accept": "application/json"},
+            limits=httpx.Limits(max_connections=max_connections),
+            follow_redirects=False,
+        )
+
+    def __repr__(self) -> str:
+        return f"TdbaClient({self.base_url!r})"
+
+    async def __aenter__(self) -> TdbaClient:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        """Close the connection pool."""
+        await self._http.aclose()
+
+    async def _request(
+        self,
+        method: str,
+        path: str,
+        *,
+        key: str | None = None,
+        content: bytes | None = None,
+        timeout: httpx.Timeout | None = None,
+    ) -> tuple[httpx.Response, float] | NetworkFailure:
+        url = self.base_url.rstrip("/") if path == "" else self.base_url + path
+        headers = {"Authorization": f"Bearer {key}"} if key is not None else {}
+        if content is not None:
+            headers["Content-Type"] = "application/json"
+        started = time.perf_counter()
+        try:
+            response = await self._http.request(
+                method,
+                url,
+                content=content,
+                headers=headers,
+                timeout=timeout or self._http.timeout,
+            )
+        except httpx.TransportError as error:
+            return classify_network_error(error, self.host)
+        return response, time.perf_counter() - started
+
+    @staticmethod
+    def _common_failure(response: httpx.Response, body: Any) -> Failure | None:
+        """Map the statuses every call shares (403, 429, 5xx, non-JSON)."""
+        status = response.status_code
+        if status == 403 and isinstance(body, dict):
+            return KeyRefused(_message(body) or "accès refusé")
+        if status == 429:
+            return RateLimited(_retry_after(response))
+        if status >= 500:
+            return ServerError(status)
+        if body is _NOT_JSON:
+            kind = response.headers.get("Content-Type", "sans type").split(";")[0]
+            return UnexpectedAnswer(status, f"réponse {kind}, pas du JSON")
+        return None
+
+    async def probe(self) -> Ok[ApiInfo] | Failure:
+        """``GET /api``: is TDBA reachable, and which environment answers."""
+        result = await self._request("GET", "")
+        if isinstance(result, Failure):
+            return result
+        response, latency = result
+        body = _json(response)
+        failure = self._common_failure(response, body)
+        if failure is not None:
+            return failure
+        if response.status_code != 200 or not isinstance(body, dict) or "env" not in body:
+            return UnexpectedAnswer(response.status_code, "pas la réponse de l'API TDBA")
+        return Ok(
+            ApiInfo(str(body.get("name", "")), str(body.get("version", "")), str(body["env"])),
+            latency,
+        )
+
+    async def check_key(self, key: str) -> Ok[None] | Failure:
+        """Prove the key is accepted (``/test``, or an empty send if that route is gone)."""
+        result = await self._request("POST", "v3/dossiers-apprenants/test", key=key)
+        if isinstance(result, Failure):
+            return result
+        response, latency = result
+        if response.status_code == 404:
+            sent = await self.send_batch(key, [])
+            return Ok(None, sent.latency) if isinstance(sent, Ok) else sent
+        body = _json(response)
+        failure = self._common_failure(response, body)
+        if failure is not None:
+            return failure
+        if response.status_code != 200:
+            return UnexpectedAnswer(response.status_code, _message(body) or "statut inattendu")
+        return Ok(None, latency)
+
+    async def _lookup(self, action: str, payload: dict[str, str]) -> Ok[Any] | Failure:
+        content = json.dumps(payload).encode()
+        result = await self._request("POST", f"v1/organismes/{action}", content=content)
+        if isinstance(result, Failure):
+            return result
+        response, latency = result
+        body = _json(response)
+        if response.status_code == 400 and _message(body) == "Aucun organisme trouvé":
+            return OrganismeNotFound()
+        failure = self._common_failure(response, body)
+        if failure is not None:
+            return failure
+        if response.status_code != 200:
+            return UnexpectedAnswer(response.status_code, _message(body) or "statut inattendu")
+        return Ok(body, latency)
+
+    async def find_organisme(self, uai: str, siret: str) -> Ok[Organisme] | Failure:
+        """The organisme for this exact UAI+SIRET couple."""
+        outcome = await self._lookup("get-by-uai-siret", {"uai": uai, "siret": siret})
+        if isinstance(outcome, Failure):
+            return outcome
+        try:
+            return Ok(_organisme(outcome.value), outcome.latency)
+        except (TypeError, KeyError):
+            return UnexpectedAnswer(200, "organisme mal formé")
+
+    async def _search(self, action: str, payload: dict[str, str]) -> Ok[list[Organisme]] | Failure:
+        outcome = await self._lookup(action, payload)
+        if isinstance(outcome, Failure):
+            return outcome
+        try:
+            if not isinstance(outcome.value, list):
+                raise TypeError("list")
+            return Ok([_organisme(item) for item in outcome.value], outcome.latency)
+        except (TypeError, KeyError):
+            return UnexpectedAnswer(200, "liste d'organismes mal formée")
+
+    async def search_by_siret(self, siret: str) -> Ok[list[Organisme]] | Failure:
+        """Every organisme (one per UAI) TDBA has for this SIRET."""
+        return await self._search("search-by-siret", {"siret": siret})
+
+    async def search_by_uai(self, uai: str) -> Ok[list[Organisme]] | Failure:
+        """Every organisme TDBA has for this UAI."""
+        return await self._search("search-by-uai", {"uai": uai})
+
+    async def send_batch(
+        self, key: str, records: Sequence[Mapping[str, Any]] | bytes
+    ) -> Ok[BatchResult] | Failure:
+        """Send at most 2000 records; count what TDBA accepted and refused, item by item.
+
+        ``records`` may be given already encoded as a JSON array (bytes) by a caller that
+        streams. The answer echoes learner data: only positions, ERP ids and messages are kept.
+        """
+        if isinstance(records, bytes):
+            content = records
+            expected: int | None = None
+        else:
+            if len(records) > MAX_BATCH_ITEMS:
+                raise ValueError(f"at most {MAX_BATCH_ITEMS} records per batch")
+            content = json.dumps(list(records), ensure_ascii=False).encode("utf-8")
+            expected = len(records)
+        result = await self._request(
+            "POST", "v3/dossiers-apprenants", key=key, content=content, timeout=self._send_timeout
+        )
+        if isinstance(result, Failure):
+            return result
+        response, latency = result
+        status = response.status_code
+        if status == 413:
+            return PayloadRefused(413, "Request Entity Too Large")
+        body = _json(response)
+        if status == 400 and isinstance(body, dict):
+            details = tuple(
+                str(item.get("message", ""))
+                for item in body.get("details") or []
+                if isinstance(item, dict)
+            )
+            return PayloadRefused(400, _message(body) or "Bad Request", details)
+        failure = self._common_failure(response, body)
+        if failure is not None:
+            return failure
+        data = body.get("data") if isinstance(body, dict) else None
+        if status != 200 or not isinstance(data, list):
+            return UnexpectedAnswer(status, "réponse d'envoi sans « data »")
+        if expected is not None and len(data) != expected:
+            return UnexpectedAnswer(status, f"{len(data)} résultats pour {expected} envoyés")
+        rejections = []
+        for index, item in enumerate(data):
+            if not isinstance(item, dict) or not isinstance(item.get("has_error"), bool):
+                return UnexpectedAnswer(status, "résultat d'envoi mal formé")
+            if item["has_error"]:
+                errors = tuple(
+                    (".".join(str(p) for p in error.get("path", [])), str(error.get("message")))
+                    for error in item.get("validation_errors") or []
+                    if isinstance(error, dict)
+                )
+                erp_id = item.get("id_erp_apprenant")
+                rejections.append(
+                    ItemRejection(index, str(erp_id) if erp_id is not None else None, errors)
+                )
+        return Ok(BatchResult(len(data), len(data) - len(rejections), tuple(rejections)), latency)

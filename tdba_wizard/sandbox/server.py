@@ -1,0 +1,539 @@
+"""The sandbox server: TDBA's routes, answers and limits, served on loopback.
+
+Runs in a background thread (tests, ``tdba-wizard --sandbox``) or in the foreground
+(``tdba-wizard sandbox``). Standard library HTTP server, threaded and keep-alive, so that it is
+never the bottleneck of a benchmark. It never logs the Authorization header.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import os
+import ssl
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from importlib import resources
+from pathlib import Path
+from typing import Any, Literal
+
+from tdba_wizard.dossiers import KNOWN_FIELDS, processing_errors, validate_dossier
+
+MAX_ITEMS = 2000
+MAX_BODY_BYTES = 10 * 1024 * 1024
+FailureKind = Literal["500", "429", "drop", "slow"]
+_TOO_LARGE_HTML = (
+    b"<html>\r\n<head><title>413 Request Entity Too Large</title></head>\r\n<body>\r\n"
+    b"<center><h1>413 Request Entity Too Large</h1></center>\r\n</body>\r\n</html>\r\n"
+)
+
+
+@dataclass(frozen=True)
+class Organisme:
+    """An organisme as TDBA's public look-ups project it, with its demo key."""
+
+    siret: str
+    uai: str
+    enseigne: str
+    raison_sociale: str
+    ferme: bool
+    nature: str
+    adresse: dict[str, Any]
+    demo_key: str
+    id: str
+
+    def public(self) -> dict[str, Any]:
+        """Return the projection of ``get-by-uai-siret`` and the searches."""
+        return {
+            "_id": self.id,
+            "siret": self.siret,
+            "uai": self.uai,
+            "enseigne": self.enseigne,
+            "raison_sociale": self.raison_sociale,
+            "ferme": self.ferme,
+            "nature": self.nature,
+            "adresse": self.adresse,
+        }
+
+
+@dataclass(frozen=True)
+class Seed:
+    """The sandbox's starting data: environment name, version and organismes."""
+
+    env: str
+    version: str
+    organismes: tuple[Organisme, ...]
+
+
+def load_seed(path: Path | None = None) -> Seed:
+    """Read a seed file (the built-in demo one by default)."""
+    if path is None:
+        text = resources.files("tdba_wizard.sandbox").joinpath("seed.json").read_text("utf-8")
+    else:
+        text = path.read_text(encoding="utf-8")
+    data = json.loads(text)
+    organismes = tuple(
+        Organisme(id=f"{index + 1:024x}", **item) for index, item in enumerate(data["organismes"])
+    )
+    return Seed(data.get("env", "sandbox"), data.get("version", "sandbox"), organismes)
+
+
+@dataclass
+class RateLimit:
+    """TDBA's limits: per IP before authentication, per organisme after."""
+
+    per_ip: int = 300
+    per_organisme: int = 3000
+    window: float = 60.0
+
+
+@dataclass
+class Failure:
+    """A failure to inject into the next matching requests."""
+
+    kind: FailureKind
+    count: int = 1
+    path: str = "/api/v3/"
+    retry_after: int = 1
+    slow_seconds: float = 5.0
+
+
+@dataclass
+class _Window:
+    start: float
+    count: int = 0
+
+
+@dataclass
+class _State:
+    seed: Seed
+    keys: dict[str, Organisme]
+    revoked: set[str] = field(default_factory=set)
+    records: dict[tuple[str, str, str, str], dict[str, Any]] = field(default_factory=dict)
+    failures: deque[Failure] = field(default_factory=deque)
+    windows: dict[str, _Window] = field(default_factory=dict)
+    requests: list[tuple[str, str, int]] = field(default_factory=list)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+
+class Sandbox:
+    """A TDBA-compatible API on loopback, with knobs for tests and benchmarks."""
+
+    def __init__(
+        self,
+        *,
+        seed: Path | None = None,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        tls: tuple[Path, Path] | None = None,
+        verbose: bool = False,
+    ) -> None:
+        loaded = load_seed(seed)
+        self._state = _State(loaded, {o.demo_key: o for o in loaded.organismes})
+        self.latency = 0.0
+        """Seconds added before every answer."""
+        self.rate_limit: RateLimit | None = None
+        """Limits enforced with 429 (None: not enforced, as production does today)."""
+        self.test_route = True
+        """Whether ``POST /api/v3/dossiers-apprenants/test`` exists (False: it 404s)."""
+        self.verbose = verbose
+        self._ids = itertools.count(int.from_bytes(os.urandom(4), "big") << 64)
+        self._server = ThreadingHTTPServer((host, port), _make_handler(self))
+        self._server.daemon_threads = True
+        self._tls = tls is not None
+        if tls is not None:
+            context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            context.load_cert_chain(str(tls[0]), str(tls[1]))
+            self._server.socket = context.wrap_socket(self._server.socket, server_side=True)
+        self._thread: threading.Thread | None = None
+
+    # -- lifecycle -------------------------------------------------------------------------
+
+    @property
+    def url(self) -> str:
+        """Return the API root, as it goes into the config's ``[api] url``."""
+        host, port = self._server.server_address[:2]
+        host = host.decode() if isinstance(host, bytes) else str(host)
+        shown = f"[{host}]" if ":" in host else host
+        return f"{'https' if self._tls else 'http'}://{shown}:{port}/api/"
+
+    def start(self) -> Sandbox:
+        """Serve in a background thread; return self."""
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, name="tdba-sandbox", daemon=True
+        )
+        self._thread.start()
+        return self
+
+    def serve_forever(self) -> None:
+        """Serve in the calling thread until :meth:`stop` or KeyboardInterrupt."""
+        self._server.serve_forever()
+
+    def stop(self) -> None:
+        """Stop serving and close the socket."""
+        if self._thread is not None:
+            self._server.shutdown()
+            self._thread.join(10)
+            self._thread = None
+        self._server.server_close()
+
+    def __enter__(self) -> Sandbox:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    # -- knobs and inspection --------------------------------------------------------------
+
+    @property
+    def organismes(self) -> tuple[Organisme, ...]:
+        """Return the seeded organismes."""
+        return self._state.seed.organismes
+
+    def inject(self, failure: Failure) -> None:
+        """Make the next matching requests fail as described."""
+        with self._state.lock:
+            self._state.failures.append(failure)
+
+    def revoke(self, key: str) -> None:
+        """Revoke a key, as TDBA does after 12 months without activity."""
+        with self._state.lock:
+            self._state.revoked.add(key)
+
+    def records(self) -> list[dict[str, Any]]:
+        """Return the records received, as stored (latest values after upserts)."""
+        with self._state.lock:
+            return [dict(record) for record in self._state.records.values()]
+
+    def requests(self) -> list[tuple[str, str, int]]:
+        """Return (method, path, status) of every request answered so far."""
+        with self._state.lock:
+            return list(self._state.requests)
+
+    def dump(self, path: Path) -> None:
+        """Write the records received to a JSON file."""
+        path.write_text(
+            json.dumps(self.records(), ensure_ascii=False, indent=2) + "\n", encoding="utf-8"
+        )
+
+    # -- used by the handler ---------------------------------------------------------------
+
+    def _take_failure(self, path: str) -> Failure | None:
+        with self._state.lock:
+            for failure in self._state.failures:
+                if path.startswith(failure.path):
+                    failure.count -= 1
+                    if failure.count <= 0:
+                        self._state.failures.remove(failure)
+                    return failure
+        return None
+
+    def _limited(self, bucket: str, limit: int) -> tuple[bool, dict[str, str]]:
+        """Count one request in ``bucket``; return (over the limit, RateLimit-* headers)."""
+        policy = self.rate_limit
+        if policy is None:
+            return False, {}
+        now = time.monotonic()
+        with self._state.lock:
+            window = self._state.windows.get(bucket)
+            if window is None or now - window.start >= policy.window:
+                window = self._state.windows[bucket] = _Window(now)
+            window.count += 1
+            reset = max(1, round(policy.window - (now - window.start)))
+            headers = {
+                "RateLimit-Limit": str(limit),
+                "RateLimit-Remaining": str(max(0, limit - window.count)),
+                "RateLimit-Reset": str(reset),
+            }
+            if window.count > limit:
+                headers["Retry-After"] = str(reset)
+                return True, headers
+        return False, headers
+
+    def _store(self, items: list[dict[str, Any]]) -> None:
+        known = {(o.uai, o.siret) for o in self.organismes}
+        with self._state.lock:
+            for record in items:
+                key = (
+                    record["etablissement_formateur_uai"],
+                    record["etablissement_formateur_siret"],
+                    record["annee_scolaire"],
+                    record["id_erp_apprenant"],
+                )
+                stored = self._state.records.setdefault(key, {})
+                stored.update(record)  # null/absent values never erase stored ones
+                stored["_processing_errors"] = processing_errors(stored, known)
+
+    def _next_id(self) -> str:
+        return f"{next(self._ids):024x}"
+
+
+class _Answer(Exception):
+    """Raised inside the handler to send a JSON answer at once."""
+
+    def __init__(self, status: int, body: Any, headers: dict[str, str] | None = None) -> None:
+        super().__init__(status)
+        self.status = status
+        self.body = body
+        self.headers = headers or {}
+
+
+def _bad_request(message: str, details: list[dict[str, Any]] | None = None) -> _Answer:
+    body: dict[str, Any] = {"error": "Bad Request", "message": message}
+    if details is not None:
+        body["details"] = details
+    return _Answer(400, body)
+
+
+def _make_handler(sandbox: Sandbox) -> type[BaseHTTPRequestHandler]:
+    state = sandbox._state
+
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+        server_version = "tdba-sandbox"
+        sys_version = ""
+
+        def log_message(self, format: str, *args: Any) -> None:
+            if sandbox.verbose:  # path and status only; never headers or bodies
+                super().log_message(format, *args)
+
+        # -- plumbing ---------------------------------------------------------------------
+
+        def _read_body(self) -> bytes:
+            length = int(self.headers.get("Content-Length") or 0)
+            if length > MAX_BODY_BYTES:
+                remaining = length
+                while remaining > 0:  # drain, so the client can read the 413
+                    chunk = self.rfile.read(min(remaining, 1 << 20))
+                    if not chunk:
+                        break
+                    remaining -= len(chunk)
+                raise _Answer(413, _TOO_LARGE_HTML)
+            return self.rfile.read(length) if length else b""
+
+        def _send(self, status: int, body: Any, headers: dict[str, str] | None = None) -> None:
+            if isinstance(body, bytes):
+                payload, content_type = body, "text/html"
+            else:
+                payload = json.dumps(body, ensure_ascii=False).encode("utf-8")
+                content_type = "application/json; charset=utf-8"
+            self.send_response(status)
+            self.send_header("Content-Type", content_type)
+            self.send_header("Content-Length", str(len(payload)))
+            for name, value in (headers or {}).items():
+                self.send_header(name, value)
+            self.end_headers()
+            self.wfile.write(payload)
+            with state.lock:
+                state.requests.append((self.command, self.path, status))
+
+        def _send_slowly(self, status: int, body: Any, seconds: float) -> None:
+            payload = json.dumps(body).encode("utf-8")
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json; charset=utf-8")
+            self.send_header("Content-Length", str(len(payload)))
+            self.end_headers()
+            step = seconds / max(1, len(payload))
+            try:
+                for index in range(len(payload)):
+                    self.wfile.write(payload[index : index + 1])
+                    self.wfile.flush()
+                    time.sleep(step)
+            except OSError:
+                pass  # the client gave up, as it should
+            self.close_connection = True
+
+        def _json_body(self) -> Any:
+            raw = self._read_body()
+            try:
+                return json.loads(raw) if raw else None
+            except ValueError:
+                raise _bad_request("JSON invalide") from None
+
+        def _authenticate(self) -> Organisme:
+            header = self.headers.get("Authorization")
+            if not header:
+                raise _Answer(403, {"error": "Forbidden", "message": "Clé API manquante"})
+            if not header.startswith("Bearer "):
+                raise _Answer(
+                    403, {"error": "Forbidden", "message": "La clé API doit etre au format Bearer"}
+                )
+            key = header[len("Bearer ") :]
+            organisme = state.keys.get(key)
+            if organisme is None or key in state.revoked:
+                raise _Answer(403, {"error": "Forbidden", "message": "La clé API n'est pas valide"})
+            return organisme
+
+        def _rate_limit(self, bucket: str, limit: int, headers: dict[str, str]) -> None:
+            limited, rate_headers = sandbox._limited(bucket, limit)
+            headers.update(rate_headers)
+            if limited:
+                raise _Answer(
+                    429,
+                    {
+                        "error": "Too Many Requests",
+                        "message": "Trop de requêtes, veuillez réessayer plus tard.",
+                    },
+                    headers,
+                )
+
+        # -- dispatch ---------------------------------------------------------------------
+
+        def _handle(self) -> None:
+            path = self.path.split("?", 1)[0]
+            if sandbox.latency:
+                time.sleep(sandbox.latency)
+            failure = sandbox._take_failure(path)
+            if failure is not None:
+                self._read_body()
+                if failure.kind == "drop":
+                    self.close_connection = True
+                    return
+                if failure.kind == "500":
+                    self._send(500, {"error": "Internal Server Error", "message": "Erreur"})
+                    return
+                if failure.kind == "429":
+                    self._send(
+                        429,
+                        {
+                            "error": "Too Many Requests",
+                            "message": "Trop de requêtes, veuillez réessayer plus tard.",
+                        },
+                        {"Retry-After": str(failure.retry_after)},
+                    )
+                    return
+            headers: dict[str, str] = {}
+            try:
+                status, body = self._route(path, headers)
+            except _Answer as answer:
+                self._send(answer.status, answer.body, {**headers, **answer.headers})
+                return
+            if failure is not None and failure.kind == "slow":
+                self._send_slowly(status, body, failure.slow_seconds)
+                return
+            self._send(status, body, headers)
+
+        def _route(self, path: str, headers: dict[str, str]) -> tuple[int, Any]:
+            method = self.command
+            policy = sandbox.rate_limit or RateLimit()
+            if method == "GET" and path in ("/api", "/api/"):
+                return 200, {
+                    "name": "TDB Apprentissage API",
+                    "version": state.seed.version,
+                    "env": state.seed.env,
+                }
+            if method == "GET" and path == "/api/healthcheck":
+                return 200, {
+                    "name": "TDB Apprentissage API",
+                    "version": state.seed.version,
+                    "env": state.seed.env,
+                    "healthcheck": {"mongodb": True},
+                }
+            if method == "GET" and path == "/__sandbox/records":
+                return 200, sandbox.records()
+            if method == "POST" and path.startswith("/api/v1/organismes/"):
+                self._rate_limit(f"ip:{self.client_address[0]}", policy.per_ip, headers)
+                return self._organismes(path.removeprefix("/api/v1/organismes/"))
+            is_test = path == "/api/v3/dossiers-apprenants/test"
+            if method == "POST" and (
+                path == "/api/v3/dossiers-apprenants" or (is_test and sandbox.test_route)
+            ):
+                self._rate_limit(f"ip:{self.client_address[0]}", policy.per_ip, headers)
+                organisme = self._authenticate()
+                self._rate_limit(f"org:{organisme.id}", policy.per_organisme, headers)
+                if is_test:
+                    self._read_body()
+                    return 200, {"msg": "ok"}
+                return self._dossiers()
+            self._read_body()
+            raise _Answer(404, {"error": "Not Found", "message": f"Route inconnue : {path}"})
+
+        def _organismes(self, action: str) -> tuple[int, Any]:
+            body = self._json_body()
+            if not isinstance(body, dict):
+                raise _bad_request(
+                    "Erreur de validation", [{"message": "Object attendu", "path": []}]
+                )
+            wanted = {"get-by-uai-siret": ("uai", "siret"), "search-by-siret": ("siret",)}
+            fields = wanted.get(action, ("uai",) if action == "search-by-uai" else None)
+            if fields is None:
+                raise _Answer(404, {"error": "Not Found", "message": "Route inconnue"})
+            missing = [
+                {"message": "String attendu", "path": [name]}
+                for name in fields
+                if not isinstance(body.get(name), str)
+            ]
+            if missing:
+                raise _bad_request("Erreur de validation", missing)
+            found = [
+                o.public()
+                for o in sandbox.organismes
+                if all(getattr(o, name) == body[name].strip().upper() for name in fields)
+            ]
+            if not found:
+                raise _bad_request("Aucun organisme trouvé")
+            return 200, found[0] if action == "get-by-uai-siret" else found
+
+        def _dossiers(self) -> tuple[int, Any]:
+            body = self._json_body()
+            if not isinstance(body, list):
+                raise _bad_request(
+                    "Erreur de validation", [{"message": "Array attendu", "path": []}]
+                )
+            if len(body) > MAX_ITEMS:
+                raise _bad_request(
+                    "Erreur de validation",
+                    [
+                        {
+                            "code": "too_big",
+                            "maximum": MAX_ITEMS,
+                            "message": f"Le tableau doit contenir au plus {MAX_ITEMS} élément(s)",
+                            "path": [],
+                        }
+                    ],
+                )
+            data = []
+            valid = []
+            for item in body:
+                record, errors = validate_dossier(item)
+                if errors:  # echo what was sent, minus the fields TDBA drops
+                    echo = (
+                        {k: v for k, v in item.items() if k in KNOWN_FIELDS}
+                        if isinstance(item, dict)
+                        else {}
+                    )
+                else:
+                    echo = record
+                data.append(
+                    {
+                        **echo,
+                        "validation_errors": [error.as_json() for error in errors],
+                        "has_error": bool(errors),
+                        "_id": sandbox._next_id(),
+                    }
+                )
+                if not errors:
+                    valid.append(record)
+            sandbox._store(valid)
+            answer: dict[str, Any] = {"status": "OK", "message": "Queued"}
+            if len(valid) < len(body):
+                answer["detail"] = "Some data are invalid"
+            answer["data"] = data
+            return 200, answer
+
+        def do_GET(self) -> None:
+            self._handle()
+
+        def do_POST(self) -> None:
+            self._handle()
+
+        def do_PUT(self) -> None:
+            self._handle()
+
+        def do_DELETE(self) -> None:
+            self._handle()
+
+    return Handler
