@@ -7,6 +7,7 @@ header, and never kept in any repr, log or error text.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import socket
 import ssl
@@ -23,6 +24,10 @@ T = TypeVar("T")
 USER_AGENT = f"tdba-wizard/{__version__}"
 DEFAULT_TIMEOUT = httpx.Timeout(15.0, connect=5.0)
 SEND_TIMEOUT = httpx.Timeout(60.0, connect=5.0)
+# httpx timeouts bound each network operation; a server that trickles its answer byte by byte
+# never trips them. These bound a whole call.
+DEFAULT_DEADLINE = 30.0
+SEND_DEADLINE = 180.0
 MAX_BATCH_ITEMS = 2000
 SUPPORT = "tableaudebord@apprentissage.beta.gouv.fr"
 NetworkCause = Literal["dns", "refused", "timeout", "tls", "proxy", "dropped", "other"]
@@ -344,12 +349,16 @@ class TdbaClient:
         *,
         timeout: httpx.Timeout = DEFAULT_TIMEOUT,
         send_timeout: httpx.Timeout = SEND_TIMEOUT,
+        deadline: float = DEFAULT_DEADLINE,
+        send_deadline: float = SEND_DEADLINE,
         verify: ssl.SSLContext | bool = True,
         max_connections: int = 20,
     ) -> None:
         self.base_url = base_url if base_url.endswith("/") else base_url + "/"
         self.host = httpx.URL(self.base_url).host
         self._send_timeout = send_timeout
+        self._deadline = deadline
+        self._send_deadline = send_deadline
         # trust_env: HTTP(S)_PROXY, NO_PROXY, SSL_CERT_FILE are honoured, as CFAs need.
         self._http = httpx.AsyncClient(
             timeout=timeout,
@@ -387,16 +396,22 @@ class TdbaClient:
         if content is not None:
             headers["Content-Type"] = "application/json"
         started = time.perf_counter()
+        sending = timeout is not None
         try:
-            response = await self._http.request(
-                method,
-                url,
-                content=content,
-                headers=headers,
-                timeout=timeout or self._http.timeout,
+            response = await asyncio.wait_for(
+                self._http.request(
+                    method,
+                    url,
+                    content=content,
+                    headers=headers,
+                    timeout=timeout or self._http.timeout,
+                ),
+                self._send_deadline if sending else self._deadline,
             )
         except httpx.TransportError as error:
             return classify_network_error(error, self.host)
+        except TimeoutError:
+            return NetworkFailure("timeout", self.host, "délai total dépassé")
         return response, time.perf_counter() - started
 
     @staticmethod

@@ -11,6 +11,8 @@ import pytest
 from keyring.backend import KeyringBackend
 from keyring.errors import PasswordDeleteError
 
+from tdba_wizard.sandbox import Organisme, Sandbox
+
 DEMO_KEY = "1b2c3d4e-5f60-4a7b-8c9d-0e1f2a3b4c5d"
 OTHER_KEY = "9f8e7d6c-5b4a-4392-a1b0-c9d8e7f6a5b4"
 
@@ -66,3 +68,36 @@ def memory_keyring(request: pytest.FixtureRequest) -> Iterator[MemoryKeyring | N
     keyring.set_keyring(backend)
     yield backend
     keyring.set_keyring(previous)
+
+
+@pytest.fixture
+def sandbox() -> Iterator[Sandbox]:
+    """A sandbox API served on 127.0.0.1 in a background thread."""
+    with Sandbox() as server:
+        yield server
+
+
+def demo(sandbox: Sandbox, index: int = 0) -> Organisme:
+    """Return one of the sandbox's demo organismes (0: open, responsable_formateur)."""
+    return sandbox.organismes[index]
+
+
+def valid_record(organisme: Organisme, erp_id: str = "A1", **changes: object) -> dict[str, object]:
+    """Return a v3 record TDBA accepts, for ``organisme`` as responsable and formateur."""
+    record: dict[str, object] = {
+        "nom_apprenant": "Martin",
+        "prenom_apprenant": "Léa",
+        "date_de_naissance_apprenant": "2005-04-12",
+        "annee_scolaire": "2025-2026",
+        "id_erp_apprenant": erp_id,
+        "date_inscription_formation": "2025-07-01",
+        "date_entree_formation": "2025-09-01",
+        "date_fin_formation": "2027-06-30",
+        "etablissement_responsable_uai": organisme.uai,
+        "etablissement_responsable_siret": organisme.siret,
+        "etablissement_formateur_uai": organisme.uai,
+        "etablissement_formateur_siret": organisme.siret,
+        "statut_apprenant": 3,
+    }
+    record.update(changes)
+    return record

@@ -11,6 +11,7 @@ import itertools
 import json
 import os
 import ssl
+import sys
 import threading
 import time
 from collections import deque
@@ -29,6 +30,18 @@ _TOO_LARGE_HTML = (
     b"<html>\r\n<head><title>413 Request Entity Too Large</title></head>\r\n<body>\r\n"
     b"<center><h1>413 Request Entity Too Large</h1></center>\r\n</body>\r\n</html>\r\n"
 )
+
+
+class _QuietServer(ThreadingHTTPServer):
+    """A threaded server that does not print a traceback when a client hangs up."""
+
+    daemon_threads = True
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        error = sys.exc_info()[1]
+        if isinstance(error, (BrokenPipeError, ConnectionResetError, TimeoutError, ssl.SSLError)):
+            return
+        super().handle_error(request, client_address)
 
 
 @dataclass(frozen=True)
@@ -141,8 +154,7 @@ class Sandbox:
         """Whether ``POST /api/v3/dossiers-apprenants/test`` exists (False: it 404s)."""
         self.verbose = verbose
         self._ids = itertools.count(int.from_bytes(os.urandom(4), "big") << 64)
-        self._server = ThreadingHTTPServer((host, port), _make_handler(self))
-        self._server.daemon_threads = True
+        self._server = _QuietServer((host, port), _make_handler(self))
         self._tls = tls is not None
         if tls is not None:
             context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
@@ -163,7 +175,10 @@ class Sandbox:
     def start(self) -> Sandbox:
         """Serve in a background thread; return self."""
         self._thread = threading.Thread(
-            target=self._server.serve_forever, name="tdba-sandbox", daemon=True
+            target=self._server.serve_forever,
+            kwargs={"poll_interval": 0.05},  # quick shutdown
+            name="tdba-sandbox",
+            daemon=True,
         )
         self._thread.start()
         return self
