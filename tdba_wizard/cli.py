@@ -16,9 +16,10 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from tdba_wizard import __version__
+from tdba_wizard.config import Config
 from tdba_wizard.errors import ExitCode, InputError, TdbaError
-from tdba_wizard.paths import credentials_path, default_config_path
-from tdba_wizard.secrets import SecretError, SecretStore, entry_name
+from tdba_wizard.paths import STATE_ENV, credentials_path, default_config_path
+from tdba_wizard.secrets import SecretError, SecretStore, StoreTarget, entry_name
 
 _FRENCH = {
     "usage: ": "utilisation : ",
@@ -69,6 +70,25 @@ def _key_in_argv(value: str) -> str:
     )
 
 
+def _add_key_options(command: argparse.ArgumentParser) -> None:
+    key_from = command.add_mutually_exclusive_group()
+    key_from.add_argument("--api-key-stdin", action="store_true", help="lire la clé sur stdin")
+    key_from.add_argument("--api-key-file", type=Path, metavar="FICHIER", help="lire la clé ici")
+    key_from.add_argument("--api-key-env", metavar="VARIABLE", help="lire la clé dans VARIABLE")
+    key_from.add_argument("--api-key", type=_key_in_argv, help=argparse.SUPPRESS)
+    command.add_argument(
+        "--secret-store",
+        choices=("keyring", "file"),
+        default="keyring",
+        help="où garder la clé : trousseau du système (défaut) ou fichier protégé 0600, "
+        "à choisir seulement si aucun trousseau n'est utilisable (serveur, cron)",
+    )
+    command.add_argument("--yes", action="store_true", help="ne pas demander de confirmation")
+    command.add_argument(
+        "--dry-run", action="store_true", help="montrer ce qui serait écrit, sans rien écrire"
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     """Return the parser of every command, with French help."""
     parser = _Parser(
@@ -92,6 +112,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="fichier de configuration à utiliser (défaut : dossier de configuration "
         "de l'utilisateur, ou $TDBA_WIZARD_CONFIG)",
     )
+    parser.add_argument(
+        "--state-dir",
+        type=Path,
+        metavar="CHEMIN",
+        help="dossier d'état : résultats, journal, lots non envoyés (défaut : dossier d'état "
+        "de l'utilisateur, ou $TDBA_WIZARD_STATE_DIR)",
+    )
     commands = parser.add_subparsers(dest="command", metavar="COMMANDE", title="commandes")
 
     add = commands.add_parser(
@@ -106,22 +133,7 @@ def build_parser() -> argparse.ArgumentParser:
     add.add_argument("--sentite", required=True, metavar="ID", help="CFA_SENTITE (id dans l'ERP)")
     add.add_argument("--source", metavar="CHEMIN", help="export lu par la tâche de nuit")
     add.add_argument("--api-url", metavar="URL", help="adresse de l'API TDBA (défaut : production)")
-    key_from = add.add_mutually_exclusive_group()
-    key_from.add_argument("--api-key-stdin", action="store_true", help="lire la clé sur stdin")
-    key_from.add_argument("--api-key-file", type=Path, metavar="FICHIER", help="lire la clé ici")
-    key_from.add_argument("--api-key-env", metavar="VARIABLE", help="lire la clé dans VARIABLE")
-    key_from.add_argument("--api-key", type=_key_in_argv, help=argparse.SUPPRESS)
-    add.add_argument(
-        "--secret-store",
-        choices=("keyring", "file"),
-        default="keyring",
-        help="où garder la clé : trousseau du système (défaut) ou fichier protégé 0600, "
-        "à choisir seulement si aucun trousseau n'est utilisable",
-    )
-    add.add_argument("--yes", action="store_true", help="ne pas demander de confirmation")
-    add.add_argument(
-        "--dry-run", action="store_true", help="montrer ce qui serait écrit, sans rien écrire"
-    )
+    _add_key_options(add)
 
     remove = commands.add_parser(
         "remove",
@@ -161,6 +173,65 @@ def build_parser() -> argparse.ArgumentParser:
         "--dump", type=Path, metavar="FICHIER", help="à l'arrêt, écrire les dossiers reçus (JSON)"
     )
     sandbox.add_argument("--verbose", action="store_true", help="journaliser chaque requête")
+
+    key = commands.add_parser(
+        "key",
+        help="remplacer la clé d'un établissement, ou changer où elle est gardée",
+        description="Enregistre une nouvelle clé pour un établissement déjà configuré.",
+        allow_abbrev=False,
+    )
+    key.add_argument("--uai", required=True, help="UAI de l'établissement")
+    key.add_argument("--siret", help="SIRET, si plusieurs établissements ont cet UAI")
+    _add_key_options(key)
+
+    schedule = commands.add_parser(
+        "schedule",
+        help="installer, montrer ou retirer la tâche de nuit (crontab)",
+        description="Gère la tâche de nuit qui lance « tdba-wizard sync » chaque jour.",
+        allow_abbrev=False,
+    )
+    actions = schedule.add_subparsers(dest="action", metavar="ACTION", title="actions")
+    actions.required = True
+    install = actions.add_parser(
+        "install",
+        help="installer (ou remplacer) la tâche",
+        description=(
+            "Installe la tâche dans la crontab de l'utilisateur, après avoir vérifié que le "
+            "programme lit sa configuration et ses clés dans l'environnement de cron."
+        ),
+        allow_abbrev=False,
+    )
+    install.add_argument(
+        "--at",
+        metavar="HEURE",
+        help="heure quotidienne : HH:MM, ou expression Quartz (0 0 23 * * ?) ; "
+        "défaut : celle de la configuration (23:00)",
+    )
+    install.add_argument("--timezone", metavar="FUSEAU", help="fuseau horaire (Europe/Paris)")
+    install.add_argument("--report-to", metavar="E-MAIL", help="adresse du compte rendu")
+    install.add_argument("--yes", action="store_true", help="ne pas demander de confirmation")
+    install.add_argument("--dry-run", action="store_true", help="montrer sans rien installer")
+    actions.add_parser("show", help="montrer la tâche installée et ses prochains passages")
+    remove_job = actions.add_parser("remove", help="retirer la tâche (et seulement elle)")
+    remove_job.add_argument("--yes", action="store_true", help="ne pas demander de confirmation")
+
+    sync = commands.add_parser(
+        "sync",
+        help="tâche de nuit : envoyer les dossiers de chaque établissement",
+        description="Envoie les dossiers apprenants de chaque établissement et écrit un rapport.",
+        allow_abbrev=False,
+    )
+    sync.add_argument(
+        "--preflight",
+        action="store_true",
+        help="vérifier seulement que configuration et clés sont lisibles (n'envoie rien)",
+    )
+    sync.add_argument(
+        "--scheduled-for",
+        metavar="HH:MM/FUSEAU",
+        help="(crontab) ne partir que s'il est cette heure dans ce fuseau",
+    )
+    sync.add_argument("--dry-run", action="store_true", help="lire et valider, sans rien envoyer")
 
     listing = commands.add_parser(
         "list",
@@ -396,6 +467,179 @@ def _cmd_sandbox(args: argparse.Namespace) -> int:
     return ExitCode.OK
 
 
+def _cmd_key(args: argparse.Namespace) -> int:
+    from tdba_wizard.config import load_config
+    from tdba_wizard.establishments import select
+    from tdba_wizard.identifiers import mask_api_key, parse_siret, parse_uai
+
+    config_path = _config_path(args)
+    target = select(
+        load_config(config_path),
+        parse_uai(args.uai),
+        parse_siret(args.siret) if args.siret else None,
+    )
+    key = _read_key(args)
+    store = _secret_store(config_path)
+    where_to = (
+        f"fichier de clés {store.credentials_file} (0600)"
+        if args.secret_store == "file"
+        else store.keyring_description()
+    )
+    if args.dry_run:
+        print(
+            f"Simulation : la clé {mask_api_key(key)} de « {target.name} » irait dans le "
+            f"{where_to}."
+        )
+        return ExitCode.OK
+    if not _confirm(
+        f"Enregistrer la nouvelle clé de « {target.name} » dans le {where_to} ?", args.yes
+    ):
+        print("Abandon : rien n'a été modifié.", file=sys.stderr)
+        return ExitCode.FAILURE
+    where = store.store(target.uai, target.siret, key, args.secret_store)
+    print(f"✔ Clé {mask_api_key(key)} de « {target.name} » enregistrée dans le {where}.")
+    other: StoreTarget = "file" if args.secret_store == "keyring" else "keyring"
+    try:
+        if store.delete_from(target.uai, target.siret, other):
+            print("✔ L'ancienne clé a été retirée de l'autre emplacement.")
+    except SecretError as error:
+        print(
+            f"⚠ Ancienne clé non retirée de l'autre emplacement : {error.message}", file=sys.stderr
+        )
+    return ExitCode.OK
+
+
+def _cmd_schedule(args: argparse.Namespace) -> int:
+    import datetime as dt
+
+    from tdba_wizard.config import load_config, save_config
+    from tdba_wizard.paths import state_dir
+    from tdba_wizard.schedule import (
+        Crontab,
+        NoCrontabError,
+        describe_runs,
+        install,
+        make_entry,
+        parse_time,
+        prove,
+        remove,
+        status,
+    )
+
+    config_path = _config_path(args)
+    config = load_config(config_path)
+    crontab = Crontab()
+    if args.action == "remove":
+        if not _confirm("Retirer la tâche de nuit de la crontab ?", args.yes):
+            print("Abandon : rien n'a été modifié.", file=sys.stderr)
+            return ExitCode.FAILURE
+        if remove(crontab):
+            print("✔ Tâche de nuit retirée ; le reste de la crontab est inchangé.")
+        else:
+            print("Aucune tâche tdba-wizard n'était installée ; rien n'a été modifié.")
+        return ExitCode.OK
+
+    at = getattr(args, "at", None) or config.schedule.time
+    zone = getattr(args, "timezone", None) or config.schedule.timezone
+    when = parse_time(at, zone)
+    entry = make_entry(when, config_path, state_dir())
+    now = dt.datetime.now(dt.UTC)
+    runs = "\n".join(f"  • {line}" for line in describe_runs(when, now))
+
+    if args.action == "show":
+        current = status(crontab, entry)
+        if not current.installed:
+            print("Aucune tâche de nuit installée. « tdba-wizard schedule install » l'installe.")
+            return ExitCode.FAILURE
+        print("Tâche de nuit installée :")
+        for line in current.lines:
+            print(f"  {line}")
+        if not current.current:
+            print(
+                "⚠ Elle diffère de ce que la configuration demande (heure, programme ou "
+                "chemins) : relancez « tdba-wizard schedule install »."
+            )
+        print(f"Prochains passages (chaque jour à {when.hhmm}, {when.timezone}) :\n{runs}")
+        return ExitCode.OK
+
+    changes: dict[str, str] = {"time": when.hhmm, "timezone": when.timezone}
+    if args.report_to:
+        changes["report_to"] = args.report_to
+    updated = Config.model_validate(
+        {**config.model_dump(), "schedule": {**config.schedule.model_dump(), **changes}}
+    )
+    if not crontab.available:
+        raise NoCrontabError(
+            "Pas de « crontab » sur ce système (macOS sans cron, Windows, conteneur). "
+            f"Programmez vous-même, chaque jour à {when.hhmm} ({when.timezone}), la commande : "
+            f"{entry.manual_command}"
+        )
+    print(f"Tâche prévue chaque jour à {when.hhmm} ({when.timezone}). Lignes de crontab :")
+    for line in entry.block().decode().splitlines():
+        print(f"  {line}")
+    print(f"Prochains passages :\n{runs}")
+    print("Vérification dans l'environnement de cron (sans session de bureau)…")
+    proof = prove(entry)
+    for line in proof.output.splitlines():
+        print(f"  {line}")
+    if not proof.ok:
+        raise ScheduleProofError(
+            "La tâche échouerait à l'heure prévue : depuis cron, elle ne peut pas lire sa "
+            "configuration ou une clé (voir ci-dessus). Rien n'a été installé. Solution "
+            "habituelle sur un serveur : garder la clé dans le fichier protégé, choisi "
+            "explicitement : « tdba-wizard key --uai UAI --secret-store file » (la clé est "
+            "demandée), puis recommencer."
+        )
+    if args.dry_run:
+        print("Simulation (--dry-run) : rien n'est installé.")
+        return ExitCode.OK
+    if not _confirm("Installer cette tâche dans votre crontab ?", args.yes):
+        print("Abandon : rien n'a été modifié.", file=sys.stderr)
+        return ExitCode.FAILURE
+    if updated != config:
+        save_config(config_path, updated)
+    try:
+        install(crontab, entry)
+    except TdbaError:
+        if updated != config:
+            save_config(config_path, config)
+        raise
+    print(f"✔ Tâche de nuit installée. Journal : {entry.state_dir / 'sync.log'}")
+    return ExitCode.OK
+
+
+def _cmd_sync(args: argparse.Namespace) -> int:
+    import datetime as dt
+
+    from tdba_wizard.paths import state_dir
+    from tdba_wizard.preflight import preflight
+    from tdba_wizard.schedule import DailyTime, ScheduleError
+
+    config_path = _config_path(args)
+    if args.preflight:
+        lines = preflight(config_path, state_dir())
+        for line in lines:
+            print(f"{'✔' if line.ok else '✖'} {line.text}")
+        return ExitCode.OK if all(line.ok for line in lines) else ExitCode.FAILURE
+    if args.scheduled_for:
+        try:
+            when = DailyTime.from_token(args.scheduled_for)
+        except ScheduleError as error:
+            raise InputError(f"--scheduled-for : {error.message}") from None
+        now = dt.datetime.now(dt.UTC)
+        if not when.is_due(now):
+            local = now.astimezone(when.occurrence(now.date()).tzinfo)
+            print(
+                f"{local:%Y-%m-%d %H:%M} ({when.timezone}) : ce n'est pas l'heure prévue "
+                f"({when.hhmm}) ; rien à faire à ce passage."
+            )
+            return ExitCode.OK
+    raise TdbaError(
+        "L'envoi des dossiers (« sync ») n'est pas encore disponible dans cette version.",
+        title="Envoi",
+    )
+
+
 def _cmd_interactive(args: argparse.Namespace) -> int:
     print(
         "L'assistant interactif n'est pas encore disponible dans cette version. En attendant : "
@@ -411,13 +655,25 @@ COMMANDS: dict[str | None, Callable[[argparse.Namespace], int]] = {
     "remove": _cmd_remove,
     "list": _cmd_list,
     "sandbox": _cmd_sandbox,
+    "key": _cmd_key,
+    "schedule": _cmd_schedule,
+    "sync": _cmd_sync,
     None: _cmd_interactive,
 }
+
+
+class ScheduleProofError(TdbaError):
+    """The scheduled command would fail in cron's environment."""
+
+    title = "Tâche non installée"
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; return the process exit code."""
     args = build_parser().parse_args(argv)
+    if args.state_dir is not None:
+        # Every part reads the state directory through paths.state_dir().
+        os.environ[STATE_ENV] = str(args.state_dir.expanduser().absolute())
     try:
         return COMMANDS[args.command](args)
     except TdbaError as error:

@@ -95,10 +95,9 @@ def apply_add(plan: AddPlan, store: SecretStore, key: str, target: StoreTarget) 
     return where
 
 
-def plan_remove(config_path: Path, uai: str, siret: str | None) -> RemovePlan:
-    """Return the plan to remove the establishment with this UAI (and SIRET)."""
-    before = load_config(config_path)
-    matches = before.find(uai, siret)
+def select(config: Config, uai: str, siret: str | None) -> Establishment:
+    """Return the one establishment with this UAI (and SIRET), or explain why not."""
+    matches = config.find(uai, siret)
     if not matches:
         couple = f"UAI {uai}" + (f" / SIRET {siret}" if siret else "")
         raise InputError(
@@ -110,7 +109,13 @@ def plan_remove(config_path: Path, uai: str, siret: str | None) -> RemovePlan:
             f"Plusieurs établissements ont l'UAI {uai} (SIRET {sirets}) : précisez lequel "
             "avec --siret."
         )
-    target = matches[0]
+    return matches[0]
+
+
+def plan_remove(config_path: Path, uai: str, siret: str | None) -> RemovePlan:
+    """Return the plan to remove the establishment with this UAI (and SIRET)."""
+    before = load_config(config_path)
+    target = select(before, uai, siret)
     after = before.model_copy(
         update={"establishments": [e for e in before.establishments if e is not target]}
     )

@@ -9,6 +9,7 @@ import platformdirs
 
 APP_NAME = "tdba-wizard"
 CONFIG_ENV = "TDBA_WIZARD_CONFIG"
+STATE_ENV = "TDBA_WIZARD_STATE_DIR"
 
 
 def config_dir() -> Path:
@@ -17,7 +18,11 @@ def config_dir() -> Path:
 
 
 def state_dir() -> Path:
-    """Return the per-user state directory: last results, logs, unsent batches."""
+    """Return the state directory (last results, logs, unsent batches); ``$TDBA_WIZARD_STATE_DIR``
+    overrides the platform default, so the nightly job and the session agree on it."""
+    override = os.environ.get(STATE_ENV)
+    if override:
+        return Path(override).expanduser()
     return Path(platformdirs.user_state_dir(APP_NAME, appauthor=False))
 
 

@@ -284,6 +284,27 @@ class SecretStore:
             )
         return _describe_backend(self._keyring(env))
 
+    def delete_from(self, uai: str, siret: str, target: StoreTarget) -> bool:
+        """Delete the key from one place only; return False when it was not there."""
+        name = entry_name(uai, siret)
+        if target == "file":
+            keys = self._read_file()
+            if name not in keys:
+                return False
+            del keys[name]
+            self._write_file(keys)
+            return True
+        from keyring.errors import PasswordDeleteError
+
+        def delete_entry(backend: Any) -> bool:
+            try:
+                backend.delete_password(SERVICE, name)
+            except PasswordDeleteError:
+                return False
+            return True
+
+        return self._keyring_call("suppression", env_var_name(uai), delete_entry)
+
     def delete(self, uai: str, siret: str) -> list[str]:
         """Delete the key from the keyring and the credentials file; return where it was."""
         from keyring.errors import PasswordDeleteError

@@ -1,0 +1,59 @@
+"""Check mode of the nightly job: can this program, here, read its config and every key?
+
+``tdba-wizard sync --preflight`` runs this; the schedule service runs that command in cron's
+environment before it says the job is installed.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from tdba_wizard.config import Config, ConfigError, load_config
+from tdba_wizard.paths import credentials_path
+from tdba_wizard.secrets import SecretError, SecretStore
+
+
+@dataclass(frozen=True)
+class PreflightLine:
+    """One checked item: success, and the French text."""
+
+    ok: bool
+    text: str
+
+
+def _writable_dir(directory: Path) -> bool:
+    """Return True when ``directory`` exists and is writable, or could be created."""
+    candidate = directory
+    while not candidate.exists():
+        if candidate.parent == candidate:
+            return False
+        candidate = candidate.parent
+    return candidate.is_dir() and os.access(candidate, os.W_OK | os.X_OK)
+
+
+def preflight(config_path: Path, state_dir: Path) -> list[PreflightLine]:
+    """Return the checks of the nightly job's prerequisites, without changing anything."""
+    lines: list[PreflightLine] = []
+    try:
+        config: Config = load_config(config_path)
+    except ConfigError as error:
+        return [PreflightLine(False, error.message)]
+    lines.append(PreflightLine(True, f"Configuration lue : {config_path}"))
+    if not config.establishments:
+        lines.append(PreflightLine(False, "Aucun établissement configuré."))
+    store = SecretStore(credentials_path(config_path))
+    for establishment in config.establishments:
+        label = f"« {establishment.name} » (UAI {establishment.uai})"
+        try:
+            found = store.get(establishment.uai, establishment.siret)
+        except SecretError as error:
+            lines.append(PreflightLine(False, f"{label} : clé illisible. {error.message}"))
+        else:
+            lines.append(PreflightLine(True, f"{label} : clé lue dans le {found.where}"))
+    if _writable_dir(state_dir):
+        lines.append(PreflightLine(True, f"Dossier d'état utilisable : {state_dir}"))
+    else:
+        lines.append(PreflightLine(False, f"Dossier d'état non inscriptible : {state_dir}"))
+    return lines
