@@ -509,16 +509,20 @@ class TdbaClient:
         return await self._search("search-by-uai", {"uai": uai})
 
     async def send_batch(
-        self, key: str, records: Sequence[Mapping[str, Any]] | bytes
+        self,
+        key: str,
+        records: Sequence[Mapping[str, Any]] | bytes,
+        *,
+        expected: int | None = None,
     ) -> Ok[BatchResult] | Failure:
         """Send at most 2000 records; count what TDBA accepted and refused, item by item.
 
         ``records`` may be given already encoded as a JSON array (bytes) by a caller that
-        streams. The answer echoes learner data: only positions, ERP ids and messages are kept.
+        streams, with ``expected`` the number of items in it. The answer echoes learner data:
+        only positions, ERP ids and messages are kept.
         """
         if isinstance(records, bytes):
             content = records
-            expected: int | None = None
         else:
             if len(records) > MAX_BATCH_ITEMS:
                 raise ValueError(f"at most {MAX_BATCH_ITEMS} records per batch")

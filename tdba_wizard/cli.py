@@ -634,10 +634,73 @@ def _cmd_sync(args: argparse.Namespace) -> int:
                 f"({when.hhmm}) ; rien à faire à ce passage."
             )
             return ExitCode.OK
-    raise TdbaError(
-        "L'envoi des dossiers (« sync ») n'est pas encore disponible dans cette version.",
-        title="Envoi",
+    return _run_sync(config_path, args.dry_run)
+
+
+def _progress_printer() -> Callable[[str, int, int], None] | None:
+    """Return a one-line progress display for a terminal; None when not a terminal (cron)."""
+    if not sys.stderr.isatty():
+        return None
+    last = [0.0]
+
+    def show(name: str, read: int, sent: int) -> None:
+        import time
+
+        now = time.monotonic()
+        if now - last[0] < 0.2:
+            return
+        last[0] = now
+        print(
+            f"\r« {name} » : {read} lignes lues, {sent} dossiers envoyés…", end="", file=sys.stderr
+        )
+
+    return show
+
+
+def _run_sync(config_path: Path, dry_run: bool) -> int:
+    import asyncio
+    import contextlib
+    import datetime as dt
+
+    from tdba_wizard.config import load_config
+    from tdba_wizard.mailer import MailError, send_report
+    from tdba_wizard.paths import state_dir
+    from tdba_wizard.sync import SyncOptions, render_text, run_sync, save_results, sync_lock
+
+    config = load_config(config_path)
+    state = state_dir()
+    store = _secret_store(config_path)
+    started = dt.datetime.now().astimezone()
+    print(
+        f"{started:%Y-%m-%d %H:%M:%S} Début de l'envoi : {len(config.establishments)} "
+        f"établissement(s){' (simulation)' if dry_run else ''}.",
+        flush=True,
     )
+    lock = contextlib.nullcontext() if dry_run else sync_lock(state)
+    with lock:
+        progress = _progress_printer()
+        report = asyncio.run(run_sync(config, store, state, SyncOptions(dry_run=dry_run), progress))
+        if progress is not None:
+            print(file=sys.stderr)
+        text = render_text(report, config.schedule.timezone)
+        print(text, end="", flush=True)
+        if dry_run:
+            return ExitCode.OK if report.ok else ExitCode.FAILURE
+        path = save_results(report, state, text)
+        print(f"Rapport : {path}")
+    if config.schedule.report_to:
+        verdict = "OK" if report.ok else "À VÉRIFIER"
+        try:
+            send_report(
+                config.schedule,
+                store,
+                f"[tdba-wizard] Envoi TDBA du {started:%d/%m/%Y} : {verdict}",
+                text,
+            )
+            print(f"Compte rendu envoyé à {config.schedule.report_to}.")
+        except MailError as error:
+            print(f"⚠ {error.title} : {error.message}", file=sys.stderr)
+    return ExitCode.OK if report.ok else ExitCode.FAILURE
 
 
 def _cmd_interactive(args: argparse.Namespace) -> int:

@@ -30,6 +30,7 @@ from tdba_wizard.identifiers import mask_api_key
 SERVICE = "tdba-wizard"
 KEYRING_TIMEOUT = 5.0
 ENV_PREFIX = "TDBA_API_KEY_"
+SMTP_ENV = "TDBA_SMTP_PASSWORD"
 Backend = Literal["env", "keyring", "file"]
 StoreTarget = Literal["keyring", "file"]
 T = TypeVar("T")
@@ -85,6 +86,11 @@ def env_var_name(uai: str) -> str:
 def entry_name(uai: str, siret: str) -> str:
     """Return the keyring user name (and credentials-file key) of an establishment."""
     return f"{uai}-{siret}"
+
+
+def smtp_entry_name(username: str, host: str) -> str:
+    """Return the keyring user name of the SMTP password."""
+    return f"smtp:{username}@{host}"
 
 
 def _run_with_timeout(call: Callable[[], T], timeout: float, what: str) -> T:
@@ -240,9 +246,30 @@ class SecretStore:
     def get(self, uai: str, siret: str) -> FoundSecret:
         """Return the key of an establishment and where it was found."""
         env = env_var_name(uai)
+        try:
+            return self._lookup(entry_name(uai, siret), env)
+        except SecretNotFoundError:
+            raise SecretNotFoundError(
+                f"Aucune clé d'échange enregistrée pour l'UAI {uai} / SIRET {siret}. "
+                "Enregistrez-la avec l'assistant ou « tdba-wizard add », ou fournissez-la par "
+                f"la variable {env}."
+            ) from None
+
+    def get_smtp_password(self, username: str, host: str) -> FoundSecret:
+        """Return the SMTP password of the report mail server (``$TDBA_SMTP_PASSWORD`` first)."""
+        try:
+            return self._lookup(smtp_entry_name(username, host), SMTP_ENV)
+        except SecretNotFoundError:
+            raise SecretNotFoundError(
+                f"Aucun mot de passe SMTP enregistré pour {username}@{host} : fournissez-le par "
+                f"la variable {SMTP_ENV} ou enregistrez-le dans le trousseau (service "
+                f"tdba-wizard, entrée {smtp_entry_name(username, host)})."
+            ) from None
+
+    def _lookup(self, name: str, env: str) -> FoundSecret:
+        """Return a secret from the environment, the keyring or the chosen file, in that order."""
         if self.environ.get(env, "").strip():
             return FoundSecret(self.environ[env].strip(), "env", f"variable d'environnement {env}")
-        name = entry_name(uai, siret)
         keyring_error: KeyringUnavailableError | None = None
         try:
             value = self._keyring_call(
@@ -258,10 +285,7 @@ class SecretStore:
             return FoundSecret(from_file, "file", self._file_where())
         if keyring_error is not None:
             raise keyring_error
-        raise SecretNotFoundError(
-            f"Aucune clé d'échange enregistrée pour l'UAI {uai} / SIRET {siret}. Enregistrez-la "
-            f"avec l'assistant ou « tdba-wizard add », ou fournissez-la par la variable {env}."
-        )
+        raise SecretNotFoundError(name)
 
     def store(self, uai: str, siret: str, key: str, target: StoreTarget = "keyring") -> str:
         """Store the key in the keyring (or the chosen file) and return where, in French."""

@@ -15,13 +15,14 @@ import sys
 import threading
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from importlib import resources
 from pathlib import Path
 from typing import Any, Literal
 
-from tdba_wizard.dossiers import KNOWN_FIELDS, processing_errors, validate_dossier
+from tdba_wizard.dossiers import KNOWN_FIELDS, FieldError, processing_errors, validate_dossier
 
 MAX_ITEMS = 2000
 MAX_BODY_BYTES = 10 * 1024 * 1024
@@ -110,6 +111,7 @@ class Failure:
     kind: FailureKind
     count: int = 1
     path: str = "/api/v3/"
+    """The path it applies to; a path ending with "/" covers everything under it."""
     retry_after: int = 1
     slow_seconds: float = 5.0
 
@@ -150,6 +152,8 @@ class Sandbox:
         """Seconds added before every answer."""
         self.rate_limit: RateLimit | None = None
         """Limits enforced with 429 (None: not enforced, as production does today)."""
+        self.extra_rule: Callable[[dict[str, Any]], list[FieldError]] | None = None
+        """A server rule the client does not know (to test rows TDBA alone refuses)."""
         self.test_route = True
         """Whether ``POST /api/v3/dossiers-apprenants/test`` exists (False: it 404s)."""
         self.verbose = verbose
@@ -239,7 +243,8 @@ class Sandbox:
     def _take_failure(self, path: str) -> Failure | None:
         with self._state.lock:
             for failure in self._state.failures:
-                if path.startswith(failure.path):
+                wanted = failure.path
+                if path == wanted or (wanted.endswith("/") and path.startswith(wanted)):
                     failure.count -= 1
                     if failure.count <= 0:
                         self._state.failures.remove(failure)
@@ -514,6 +519,8 @@ def _make_handler(sandbox: Sandbox) -> type[BaseHTTPRequestHandler]:
             valid = []
             for item in body:
                 record, errors = validate_dossier(item)
+                if not errors and sandbox.extra_rule is not None:
+                    errors = sandbox.extra_rule(record)
                 if errors:  # echo what was sent, minus the fields TDBA drops
                     echo = (
                         {k: v for k, v in item.items() if k in KNOWN_FIELDS}

@@ -1,0 +1,129 @@
+"""Export readers: the formats French offices and the TDBA template produce."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from pathlib import Path
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from tdba_wizard.dossiers import validate_dossier
+from tdba_wizard.readers import SourceError, convert_date, read_source
+
+HEADER = (
+    "nom_apprenant *;prenom_apprenant *;date_de_naissance_apprenant *;annee_scolaire *;"
+    "id_erp_apprenant;date_inscription_formation *;date_entree_formation *;"
+    "date_fin_formation *;etablissement_responsable_uai *;etablissement_responsable_siret *;"
+    "etablissement_formateur_uai *;etablissement_formateur_siret *;rqth_apprenant;"
+    "adresse_apprenant *"
+)
+ROW = (
+    "Lefèvre;Zoé;12/04/2005;2025-2026;A1;01/07/2025;01/09/2025;30/06/2027;0802004U;"
+    "484 012 464 00091;0802004U;48401246400091;OUI;3 rue de l'Église"
+)
+
+
+def check_first_row(path: Path) -> None:
+    [row] = list(read_source(path))
+    assert row.line == 2
+    values = row.values
+    assert values["nom_apprenant"] == "Lefèvre" and values["prenom_apprenant"] == "Zoé"
+    assert values["date_de_naissance_apprenant"] == "2005-04-12"
+    assert values["rqth_apprenant"] is True
+    assert values["adresse_apprenant"] == "3 rue de l'Église"
+    record, errors = validate_dossier(values)
+    assert errors == []
+    assert record["etablissement_responsable_siret"] == "48401246400091"
+
+
+def test_csv_windows_1252_semicolon(tmp_path: Path) -> None:
+    path = tmp_path / "export.csv"
+    path.write_bytes(f"{HEADER}\r\n{ROW}\r\n".encode("cp1252"))
+    check_first_row(path)
+
+
+def test_csv_utf8_bom_comma(tmp_path: Path) -> None:
+    path = tmp_path / "export.csv"
+    text = f"{HEADER}\n{ROW}\n".replace(";", ",").replace(
+        "3 rue de l'Église", '"3, rue de l\'Église"'
+    )
+    path.write_bytes(b"\xef\xbb\xbf" + text.encode("utf-8"))
+    [row] = list(read_source(path))
+    assert row.values["adresse_apprenant"] == "3, rue de l'Église"
+    assert "nom_apprenant" in row.values  # the BOM is not part of the first header
+
+
+def test_csv_line_numbers_skip_blank_lines_and_count_multiline_cells(tmp_path: Path) -> None:
+    path = tmp_path / "export.csv"
+    multiline = ROW.replace("3 rue de l'Église", '"3 rue\nde l\'Église"')
+    path.write_text(f"{HEADER}\n{multiline}\n\n{ROW.replace('A1', 'A2')}\n", encoding="utf-8")
+    assert [(r.line, r.values["id_erp_apprenant"]) for r in read_source(path)] == [
+        (2, "A1"),
+        (5, "A2"),
+    ]
+
+
+def test_xlsx_template_layout(tmp_path: Path) -> None:
+    openpyxl = pytest.importorskip("openpyxl")
+    workbook = openpyxl.Workbook()
+    sheet = workbook.active
+    sheet.title = "Modèle"
+    names = HEADER.split(";")
+    sheet.append(names)
+    values = ROW.split(";")
+    values[2] = dt.datetime(2005, 4, 12)  # a real date cell
+    values[5] = 45839  # an Excel serial date: 2025-07-01
+    values[12] = "VRAI"
+    sheet.append(values)
+    workbook.create_sheet("Description des données").append(["Nom du champ", "Obligatoire"])
+    path = tmp_path / "modele-import.xlsx"
+    workbook.save(path)
+    [row] = list(read_source(path))
+    assert row.line == 2
+    assert row.values["date_de_naissance_apprenant"] == "2005-04-12"
+    assert row.values["date_inscription_formation"] == "2025-07-01"
+    assert row.values["rqth_apprenant"] is True
+    assert validate_dossier(row.values)[1] == []
+
+
+def test_json_array_streamed_with_lines(tmp_path: Path) -> None:
+    path = tmp_path / "export.json"
+    items = [
+        {"id_erp_apprenant": f"E{i}", "nom_apprenant": "x" * 50, "vide": None} for i in range(3000)
+    ]
+    path.write_text("[\n" + ",\n".join(json.dumps(i) for i in items) + "\n]\n", encoding="utf-8")
+    rows = list(read_source(path))
+    assert len(rows) == 3000
+    assert rows[0].line == 2 and rows[2999].line == 3001
+    assert rows[1234].values == {"id_erp_apprenant": "E1234", "nom_apprenant": "x" * 50}
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [('{"a": 1}', "tableau JSON"), ('[{"a": 1}, {"b":', "JSON invalide")],
+)
+def test_bad_json(tmp_path: Path, content: str, message: str) -> None:
+    path = tmp_path / "export.json"
+    path.write_text(content, encoding="utf-8")
+    with pytest.raises(SourceError, match=message):
+        list(read_source(path))
+
+
+def test_missing_and_unknown_formats(tmp_path: Path) -> None:
+    with pytest.raises(SourceError, match="Export introuvable"):
+        read_source(tmp_path / "absent.csv")
+    (tmp_path / "export.pdf").write_bytes(b"%PDF")
+    with pytest.raises(SourceError, match="non pris en charge"):
+        read_source(tmp_path / "export.pdf")
+
+
+@given(st.dates(min_value=dt.date(1941, 1, 1), max_value=dt.date(2040, 12, 31)))
+def test_date_conversions(day: dt.date) -> None:
+    iso = day.isoformat()
+    assert convert_date(f"{day:%d/%m/%Y}") == iso
+    assert convert_date(f"{day.day}/{day.month}/{day:%y}") == iso
+    assert convert_date((day - dt.date(1899, 12, 30)).days) == iso
+    assert convert_date(iso) == iso

@@ -1,0 +1,325 @@
+"""The nightly job against the sandbox over real HTTP: delivery, retries, spool, lock, report."""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+import io
+import json
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tdba_wizard.cli import main
+from tdba_wizard.config import Config, Establishment, save_config
+from tdba_wizard.dossiers import FieldError
+from tdba_wizard.paths import credentials_path, default_config_path, state_dir
+from tdba_wizard.sandbox import Failure, Sandbox
+from tdba_wizard.secrets import SecretStore
+from tdba_wizard.sync import SyncOptions, SyncReport, load_last_sync, run_sync, sync_lock
+
+from .conftest import DEMO_KEY, valid_record
+
+SEND = "/api/v3/dossiers-apprenants"
+FAST = SyncOptions(base_delay=0.01, max_delay=2.0, max_attempts=3)
+NAMES = ("MARTIN", "Léa")
+
+
+def write_csv(
+    path: Path, rows: list[dict[str, Any]], delimiter: str = ";", encoding: str = "utf-8"
+) -> Path:
+    columns = sorted({key for row in rows for key in row})
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, delimiter=delimiter)
+    writer.writerow([f"{c} *" if c.startswith("date_") else c for c in columns])
+    for row in rows:
+        writer.writerow(["" if row.get(c) is None else row.get(c) for c in columns])
+    path.write_bytes(buffer.getvalue().encode(encoding))
+    return path
+
+
+@pytest.fixture
+def setup(sandbox: Sandbox, tmp_path: Path) -> Iterator[tuple[Sandbox, Config, SecretStore]]:
+    organisme = sandbox.organismes[0]
+    establishment = Establishment(
+        name="CFA 1",
+        uai=organisme.uai,
+        siret=organisme.siret,
+        sentite=1443191,
+        source=str(tmp_path / "export-{sentite}.csv"),
+    )
+    config = Config.model_validate(
+        {"api": {"url": sandbox.url}, "establishments": [establishment.model_dump()]}
+    )
+    save_config(default_config_path(), config)
+    store = SecretStore(credentials_path(default_config_path()))
+    store.store(organisme.uai, organisme.siret, organisme.demo_key, "file")
+    yield sandbox, config, store
+
+
+def export_path(config: Config) -> Path:
+    path = config.establishments[0].source_path()
+    assert path is not None
+    return path
+
+
+def records(sandbox: Sandbox, count: int, start: int = 0, **changes: Any) -> list[dict[str, Any]]:
+    return [
+        valid_record(sandbox.organismes[0], f"E{i}", **changes) for i in range(start, start + count)
+    ]
+
+
+def sync(config: Config, store: SecretStore, options: SyncOptions = FAST) -> SyncReport:
+    return asyncio.run(run_sync(config, store, state_dir(), options))
+
+
+def test_clean_run_in_several_batches(setup: tuple[Sandbox, Config, SecretStore]) -> None:
+    sandbox, config, store = setup
+    write_csv(export_path(config), records(sandbox, 4500))
+    report = sync(config, store)
+    [e] = report.establishments
+    assert (e.rows_read, e.sent, e.accepted, e.spooled, e.status) == (4500, 4500, 4500, 0, "ok")
+    assert report.ok
+    assert len(sandbox.records()) == 4500
+    posts = [r for r in sandbox.requests() if r[1] == "/api/v3/dossiers-apprenants"]
+    assert len(posts) == 3  # 2000 + 2000 + 500
+
+
+def test_local_rejections_are_reported_by_line_not_name(
+    setup: tuple[Sandbox, Config, SecretStore],
+) -> None:
+    sandbox, config, store = setup
+    rows = records(sandbox, 3)
+    rows[1]["date_entree_formation"] = "31/02/2025"
+    rows[2]["email_contact"] = "lea@"
+    write_csv(export_path(config), rows)
+    report = sync(config, store)
+    [e] = report.establishments
+    assert (e.rows_read, e.rejected_locally, e.sent) == (3, 2, 1)
+    reasons = {reason: group.first for reason, group in e.local_reasons.items()}
+    assert reasons == {
+        "date_entree_formation : Date invalide": [(3, "E1")],
+        "email_contact : Email non valide": [(4, "E2")],
+    }
+    assert len(sandbox.records()) == 1
+    dumped = json.dumps(report.as_json(), ensure_ascii=False)
+    for name in NAMES:
+        assert name not in dumped
+
+
+def test_rows_tdba_rejects_are_counted(setup: tuple[Sandbox, Config, SecretStore]) -> None:
+    sandbox, config, store = setup
+
+    def no_e1(record: dict[str, Any]) -> list[FieldError]:
+        if record["id_erp_apprenant"] == "E1":
+            return [FieldError("Règle serveur inconnue", ("ine_apprenant",))]
+        return []
+
+    sandbox.extra_rule = no_e1
+    write_csv(export_path(config), records(sandbox, 3))
+    [e] = sync(config, store).establishments
+    assert (e.sent, e.accepted, e.rejected_by_tdba) == (3, 2, 1)
+    assert e.tdba_reasons["ine_apprenant : Règle serveur inconnue"].first == [(3, "E1")]
+    assert e.status == "ok"
+
+
+def test_429_with_retry_after_is_honoured(setup: tuple[Sandbox, Config, SecretStore]) -> None:
+    sandbox, config, store = setup
+    write_csv(export_path(config), records(sandbox, 10))
+    sandbox.inject(Failure("429", retry_after=1, path=SEND))
+    report = sync(config, store)
+    assert report.ok and len(sandbox.records()) == 10
+    statuses = [r[2] for r in sandbox.requests() if r[1] == "/api/v3/dossiers-apprenants"]
+    assert statuses == [429, 200]
+    assert report.establishments[0].duration >= 1.0
+
+
+@pytest.mark.parametrize("kind", ["500", "drop"])
+def test_transient_failure_then_success(
+    setup: tuple[Sandbox, Config, SecretStore], kind: str
+) -> None:
+    sandbox, config, store = setup
+    write_csv(export_path(config), records(sandbox, 10))
+    sandbox.inject(Failure(kind, path=SEND))  # type: ignore[arg-type]
+    report = sync(config, store)
+    assert report.ok
+    assert len(sandbox.records()) == 10
+
+
+def test_403_stops_at_once_without_retry(setup: tuple[Sandbox, Config, SecretStore]) -> None:
+    sandbox, config, store = setup
+    organisme = sandbox.organismes[0]
+    store.store(organisme.uai, organisme.siret, DEMO_KEY, "file")  # a key TDBA does not know
+    write_csv(export_path(config), records(sandbox, 4500))
+    report = sync(config, store)
+    [e] = report.establishments
+    assert [r[1:] for r in sandbox.requests()] == [("/api/v3/dossiers-apprenants/test", 403)]
+    assert any("Générez-en une nouvelle" in error for error in e.errors)
+    assert e.status == "failed" and not report.ok
+    assert (e.rows_read, e.spooled) == (0, 0)  # the export is read again on the next run
+
+
+def test_key_revoked_mid_run_stops_and_keeps_batches(
+    setup: tuple[Sandbox, Config, SecretStore],
+) -> None:
+    sandbox, config, store = setup
+    write_csv(export_path(config), records(sandbox, 4500))
+    original = sandbox.extra_rule
+
+    def revoke_after_first(record: dict[str, Any]) -> list[FieldError]:
+        sandbox.revoke(sandbox.organismes[0].demo_key)
+        return []
+
+    sandbox.extra_rule = revoke_after_first
+    report = sync(config, store, SyncOptions(base_delay=0.01, max_attempts=3, concurrency=1))
+    sandbox.extra_rule = original
+    [e] = report.establishments
+    statuses = [r[2] for r in sandbox.requests() if r[1] == "/api/v3/dossiers-apprenants"]
+    assert statuses == [200, 403]  # no retry after the 403, and nothing more sent
+    assert e.accepted == 2000 and e.spooled == 2500  # the refused batch and the one built
+    assert not report.ok
+
+
+def test_spool_is_sent_first_next_run_with_nothing_lost_or_duplicated(
+    setup: tuple[Sandbox, Config, SecretStore],
+) -> None:
+    sandbox, config, store = setup
+    write_csv(export_path(config), records(sandbox, 2500))
+    sandbox.inject(Failure("500", count=FAST.max_attempts, path=SEND))
+    one_at_a_time = SyncOptions(base_delay=0.01, max_attempts=FAST.max_attempts, concurrency=1)
+    first = sync(config, store, one_at_a_time)  # the first batch fails every try
+    [e] = first.establishments
+    assert (e.spooled, e.accepted) == (2000, 500)
+    assert not first.ok
+    spool_files = list((state_dir() / "spool").rglob("*.json"))
+    assert len(spool_files) == 1 and oct(spool_files[0].stat().st_mode & 0o777) == "0o600"
+    assert len(sandbox.records()) == 500
+
+    write_csv(export_path(config), records(sandbox, 2500, start=2500))  # next night's export
+    second = sync(config, store)
+    [e] = second.establishments
+    assert second.ok
+    assert (e.spool_delivered, e.accepted, e.spooled) == (2000, 4500, 0)
+    assert not list((state_dir() / "spool").rglob("*.json"))
+    ids = sorted(int(str(r["id_erp_apprenant"])[1:]) for r in sandbox.records())
+    assert ids == list(range(5000))  # every record once: none lost, none duplicated
+
+
+def test_lock_refuses_a_second_run(
+    setup: tuple[Sandbox, Config, SecretStore], capsys: pytest.CaptureFixture[str]
+) -> None:
+    sandbox, config, _ = setup
+    write_csv(export_path(config), records(sandbox, 1))
+    with sync_lock(state_dir()):
+        assert main(["sync"]) == 1
+    err = capsys.readouterr().err
+    assert "Un envoi est déjà en cours" in err
+    assert sandbox.requests() == []
+
+
+def test_cli_run_writes_reports_and_last_sync(
+    setup: tuple[Sandbox, Config, SecretStore], capsys: pytest.CaptureFixture[str]
+) -> None:
+    sandbox, config, _ = setup
+    write_csv(export_path(config), records(sandbox, 5))
+    assert main(["sync"]) == 0
+    out = capsys.readouterr().out
+    assert "Envoyées : 5 ; acceptées par TDBA : 5" in out
+    reports = sorted((state_dir() / "reports").iterdir())
+    assert [p.suffix for p in reports] == [".json", ".txt"]
+    for path in reports:
+        text = path.read_text("utf-8")
+        assert oct(path.stat().st_mode & 0o777) == "0o600"
+        assert DEMO_KEY not in text and sandbox.organismes[0].demo_key not in text
+        for name in NAMES:
+            assert name not in text
+    last = load_last_sync(state_dir())
+    entry = last["establishments"][f"{sandbox.organismes[0].uai}-{sandbox.organismes[0].siret}"]
+    assert entry["status"] == "ok" and entry["last_success"] and entry["last_transmission"]
+
+
+def test_dry_run_sends_nothing(
+    setup: tuple[Sandbox, Config, SecretStore], capsys: pytest.CaptureFixture[str]
+) -> None:
+    sandbox, config, _ = setup
+    rows = records(sandbox, 3)
+    rows[0]["statut_apprenant"] = 9
+    write_csv(export_path(config), rows)
+    assert main(["sync", "--dry-run"]) == 0
+    out = capsys.readouterr().out
+    assert "simulation" in out and "statut_apprenant : Valeurs possibles: 0,2,3" in out
+    assert sandbox.requests() == []
+    assert not (state_dir() / "last-sync.json").exists()
+
+
+def test_missing_export_is_explained(setup: tuple[Sandbox, Config, SecretStore]) -> None:
+    _, config, store = setup
+    [e] = sync(config, store).establishments
+    assert e.status == "failed"
+    assert "Export introuvable" in e.errors[0]
+
+
+def test_report_is_emailed(
+    setup: tuple[Sandbox, Config, SecretStore], capsys: pytest.CaptureFixture[str]
+) -> None:
+    from aiosmtpd.controller import Controller
+    from aiosmtpd.handlers import Message
+
+    received: list[Any] = []
+
+    class Collect(Message):  # type: ignore[misc]
+        def handle_message(self, message: Any) -> None:
+            received.append(message)
+
+    from .servers import free_port
+
+    port = free_port()
+    controller = Controller(Collect(), hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        sandbox, config, _ = setup
+        data = config.model_dump()
+        data["schedule"]["report_to"] = "admin@cfa.example"
+        data["schedule"]["smtp"] = {
+            "host": "127.0.0.1",
+            "port": port,
+            "security": "none",
+            "sender": "tdba@cfa.example",
+        }
+        save_config(default_config_path(), Config.model_validate(data))
+        write_csv(export_path(config), records(sandbox, 2))
+        assert main(["sync"]) == 0
+    finally:
+        controller.stop()
+    assert "Compte rendu envoyé à admin@cfa.example" in capsys.readouterr().out
+    [message] = received
+    assert message["To"] == "admin@cfa.example"
+    assert message["Subject"].startswith("[tdba-wizard] Envoi TDBA du ")
+    body = message.get_payload(decode=True).decode("utf-8")
+    assert "acceptées par TDBA : 2" in body
+    for name in NAMES:
+        assert name not in body
+
+
+def test_unreachable_smtp_is_a_warning_not_a_crash(
+    setup: tuple[Sandbox, Config, SecretStore], capsys: pytest.CaptureFixture[str]
+) -> None:
+    from .servers import free_port
+
+    sandbox, config, _ = setup
+    data = config.model_dump()
+    data["schedule"]["report_to"] = "admin@cfa.example"
+    data["schedule"]["smtp"] = {"host": "127.0.0.1", "port": free_port(), "security": "none"}
+    save_config(default_config_path(), Config.model_validate(data))
+    write_csv(export_path(config), records(sandbox, 1))
+    assert main(["sync"]) == 0
+    assert "Compte rendu non envoyé" in capsys.readouterr().err
+
+
+def test_sync_reads_key_from_stdin_nowhere(monkeypatch: pytest.MonkeyPatch) -> None:
+    """sync never asks for a key: running it under cron with no stdin must not block."""
+    monkeypatch.setattr(sys, "stdin", io.StringIO(""))
+    assert main(["sync", "--preflight"]) == 1
