@@ -10,6 +10,7 @@ the nightly job validates tens of thousands of rows per second.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -86,21 +87,27 @@ Rule = Callable[[Any], Any]
 
 
 def _string(value: Any) -> str:
-    if not isinstance(value, str):
+    if type(value) is not str:
         raise Invalid(MSG_STRING)
-    return str(value)
+    return value
 
 
 def text(value: Any) -> str:
     """Any string, trimmed."""
-    return _string(value).strip()
+    if type(value) is not str:
+        raise Invalid(MSG_STRING)
+    return value.strip()
 
 
 def text_min(minimum: int) -> Rule:
+    message = f"Le texte doit contenir au moins {minimum} caractère(s)"
+
     def rule(value: Any) -> str:
-        result = text(value)
+        if type(value) is not str:
+            raise Invalid(MSG_STRING)
+        result = value.strip()
         if len(result) < minimum:
-            raise Invalid(f"Le texte doit contenir au moins {minimum} caractère(s)")
+            raise Invalid(message)
         return result
 
     return rule
@@ -108,7 +115,9 @@ def text_min(minimum: int) -> Rule:
 
 def to_text(value: Any) -> str:
     """A value converted to a string (numbers accepted), trimmed."""
-    if isinstance(value, bool) or not isinstance(value, (str, int, float)):
+    if type(value) is str:
+        return value.strip()
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise Invalid(MSG_STRING)
     return str(value).strip()
 
@@ -118,7 +127,25 @@ def upper_text(value: Any) -> str:
 
 
 def nom(value: Any) -> str:
-    return str(text_min(1)(value)).upper()
+    if type(value) is not str:
+        raise Invalid(MSG_STRING)
+    result = value.strip()
+    if not result:
+        raise Invalid("Le texte doit contenir au moins 1 caractère(s)")
+    return result.upper()
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def _real_day(prefix: str) -> bool:
+    """Return True when a YYYY-MM-DD string names a day that exists (cached: dates repeat)."""
+    match = _DATE_PREFIX.match(prefix)
+    if not match:
+        return False
+    try:
+        dt.date(int(match[1]), int(match[2]), int(match[3]))
+    except ValueError:
+        return False
+    return True
 
 
 def iso_date(value: Any) -> str:
@@ -126,13 +153,8 @@ def iso_date(value: Any) -> str:
     if not isinstance(value, str):
         raise Invalid(MSG_DATE)
     stripped = value.strip()
-    match = _DATE_PREFIX.match(stripped)
-    if not match:
+    if not _real_day(stripped[:10]):
         raise Invalid(MSG_DATE)
-    try:
-        dt.date(int(match[1]), int(match[2]), int(match[3]))
-    except ValueError:
-        raise Invalid(MSG_DATE) from None
     return stripped
 
 
@@ -151,13 +173,17 @@ def id_erp(value: Any) -> str:
 
 
 def uai(value: Any) -> str:
-    result = _string(value).strip().upper()
+    if type(value) is not str:
+        raise Invalid(MSG_STRING)
+    result = value.strip().upper()
     if not _UAI.match(result):
         raise Invalid(MSG_UAI)
     return result
 
 
 def siret(value: Any) -> str:
+    if type(value) is str and len(value) == 14 and value.isdigit() and value.isascii():
+        return value
     if isinstance(value, int) and not isinstance(value, bool):
         value = str(value)
     result = _SIRET_SEPARATORS.sub("", _string(value))
@@ -174,7 +200,9 @@ def siret_or_null(value: Any) -> str:
 
 
 def email(value: Any) -> str:
-    result = _string(value).strip()
+    if type(value) is not str:
+        raise Invalid(MSG_STRING)
+    result = value.strip()
     if not _EMAIL.match(result):
         raise Invalid(MSG_EMAIL)
     return result
@@ -194,6 +222,8 @@ def telephone(value: Any) -> str:
 
 
 def integer(value: Any) -> int:
+    if type(value) is int:
+        return value
     if isinstance(value, bool):
         raise Invalid(MSG_NUMBER)
     if isinstance(value, int):
@@ -363,6 +393,31 @@ FIELD_RULES: dict[str, Rule] = {
     "dernier_organisme_uai": dernier_organisme,
     "type_cfa": type_cfa,
 }
+
+
+def _cached(rule: Rule) -> Rule:
+    """Memoise a rule for fields with few distinct values (years, codes, UAIs, sexes...).
+
+    Rules are pure and return immutable values; errors are not cached and are raised again.
+    """
+    memo = functools.lru_cache(maxsize=4096)(lambda kind, value: rule(value))
+
+    def cached(value: Any) -> Any:
+        kind = type(value)
+        if kind is str or kind is int:
+            return memo(kind.__name__, value)
+        return rule(value)
+
+    return cached
+
+
+for _name in (
+    "annee_scolaire", "sexe_apprenant", "annee_formation", "formation_rncp", "formation_cfd",
+    "duree_theorique_formation", "duree_theorique_formation_mois", "statut_apprenant",
+    "etablissement_responsable_uai", "etablissement_formateur_uai", "type_cfa",
+    "derniere_situation", "etablissement_lieu_de_formation_uai", "dernier_organisme_uai",
+):  # fmt: skip
+    FIELD_RULES[_name] = _cached(FIELD_RULES[_name])
 for _suffix in ("", "_2", "_3", "_4"):
     FIELD_RULES[f"contrat_date_debut{_suffix}"] = iso_date
     FIELD_RULES[f"contrat_date_fin{_suffix}"] = iso_date
@@ -395,10 +450,11 @@ def validate_dossier(item: Any) -> tuple[dict[str, Any], list[FieldError]]:
         if item.get(name) is None:
             message = MSG_REQUIRED if name in DATE_FIELDS else MSG_STRING
             errors.append(FieldError(message, (name,)))
+    rules = FIELD_RULES
     for name, value in item.items():
         if value is None:
             continue  # top-level nulls are treated as absent
-        rule = FIELD_RULES.get(name)
+        rule = rules.get(name)
         if rule is None:
             if name == "nir_apprenant":
                 record["has_nir"] = bool(_SIRET_SEPARATORS.sub("", str(value)))

@@ -53,6 +53,9 @@ def normalise_header(name: str) -> str:
 
 def convert_date(value: Any) -> Any:
     """Return ``AAAA-MM-JJ`` for French dates and Excel serial numbers; other values as they are."""
+    if isinstance(value, str) and len(value) == 10 and value[2] == "/" and value[5] == "/":
+        # Fast path for the common JJ/MM/AAAA; the validator checks that the date exists.
+        return f"{value[6:10]}-{value[3:5]}-{value[0:2]}"
     if isinstance(value, dt.datetime):
         return value.date().isoformat()
     if isinstance(value, dt.date):
@@ -133,14 +136,28 @@ def read_csv(path: Path) -> Iterator[SourceRow]:
             raise SourceError(f"{path} : fichier vide ou sans ligne d'en-tête.")
         delimiter = _sniff_delimiter(first)
         header = [normalise_header(n) for n in next(csv.reader([first], delimiter=delimiter))]
+        # One converter per column, chosen once (this loop runs for every cell of the export).
+        converters = [
+            convert_date
+            if name in DATE_FIELDS
+            else convert_boolean
+            if name in BOOLEAN_FIELDS
+            else None
+            for name in header
+        ]
+        columns = list(zip(header, converters, strict=True))
         reader = csv.reader(handle, delimiter=delimiter)
         line = 1
         for cells in reader:
             start = line + 1
             line = reader.line_num + 1
-            if not any(cell.strip() for cell in cells):
-                continue
-            yield SourceRow(start, convert_row(dict(zip(header, cells, strict=False))))
+            values: dict[str, Any] = {}
+            for (name, convert), cell in zip(columns, cells, strict=False):
+                if not cell or cell.isspace():
+                    continue  # an empty cell is an absent value
+                values[name] = cell if convert is None else convert(cell)
+            if values:
+                yield SourceRow(start, values)
 
 
 # -- XLSX --------------------------------------------------------------------------------

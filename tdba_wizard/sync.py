@@ -59,7 +59,7 @@ class SyncOptions:
     max_attempts: int = 5
     base_delay: float = 1.0
     max_delay: float = 60.0
-    concurrency: int = 4
+    concurrency: int = 2
 
 
 @dataclass

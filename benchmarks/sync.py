@@ -1,0 +1,148 @@
+"""Benchmark of `tdba-wizard sync` end to end against the sandbox (run: python benchmarks/sync.py).
+
+Generates N valid records (realistic field mix, one to three contracts) as a CSV export, serves
+the sandbox in its own process on 127.0.0.1, runs `tdba-wizard sync` as a separate process and
+prints records/s and the peak RSS of the sync process, for 10 000 and 100 000 records by
+default. Targets on 2-core machines: >= 20 000 records/s, peak RSS <= 150 MB at 100 000, and
+time per record not growing with N.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import os
+import random
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+SANDBOX_KEY = "7a72e3b6-603e-4684-a44e-30531e4e78c4"  # the first demo organisme of the seed
+UAI, SIRET = "0802004U", "48401246400091"
+FIRST = ["Léa", "Lucas", "Zoé", "Hugo", "Chloé", "Louis", "Inès", "Jules", "Manon", "Nathan"]
+LAST = ["Martin", "Bernard", "Dubois", "Thomas", "Robert", "Richard", "Petit", "Durand"]
+COLUMNS = [
+    "nom_apprenant *", "prenom_apprenant *", "date_de_naissance_apprenant *", "sexe_apprenant *",
+    "email_contact *", "adresse_apprenant *", "code_postal_apprenant *", "tel_apprenant",
+    "ine_apprenant", "rqth_apprenant", "etablissement_responsable_uai *",
+    "etablissement_responsable_siret *", "etablissement_formateur_uai *",
+    "etablissement_formateur_siret *", "annee_scolaire *", "annee_formation *",
+    "formation_rncp *", "formation_cfd", "date_inscription_formation *",
+    "date_entree_formation *", "date_fin_formation *", "duree_theorique_formation_mois *",
+    "libelle_court_formation", "statut_apprenant", "id_erp_apprenant",
+    "contrat_date_debut **", "contrat_date_fin **", "siret_employeur **",
+    "contrat_date_rupture **", "cause_rupture_contrat", "contrat_date_debut_2",
+    "contrat_date_fin_2", "siret_employeur_2", "contrat_date_debut_3", "contrat_date_fin_3",
+]  # fmt: skip
+
+
+def generate(path: Path, count: int, seed: int = 2026) -> None:
+    """Write ``count`` valid records as a `;` separated UTF-8 CSV."""
+    rng = random.Random(seed)
+    with path.open("w", encoding="utf-8", newline="") as handle:
+        writer = csv.writer(handle, delimiter=";")
+        writer.writerow(COLUMNS)
+        for index in range(count):
+            first, last = rng.choice(FIRST), rng.choice(LAST)
+            contracts = rng.randint(1, 3)
+            row = [
+                last, first,
+                f"{rng.randint(1, 28):02d}/{rng.randint(1, 12):02d}/{rng.randint(1998, 2008)}",
+                rng.choice("MF"), f"{first.lower()}.{last.lower()}{index}@exemple.fr",
+                f"{rng.randint(1, 120)} rue des Écoles", f"{rng.randint(1000, 95999):05d}",
+                f"06{rng.randint(10000000, 99999999)}", f"{rng.randint(10**9, 10**10 - 1)}A",
+                rng.choice(["OUI", "NON"]), UAI, SIRET, UAI, SIRET, "2025-2026",
+                str(rng.randint(1, 3)), f"RNCP{rng.randint(10000, 39999)}", "32033422",
+                "01/07/2025", "01/09/2025", "30/06/2027", "24", "BTS MCO", "3", f"E{index}",
+                "01/09/2025", "31/08/2027", "77937827200016",
+                "", "",
+                "01/09/2024" if contracts > 1 else "", "31/08/2025" if contracts > 1 else "",
+                "13002526500013" if contracts > 1 else "",
+                "01/09/2023" if contracts > 2 else "", "31/08/2024" if contracts > 2 else "",
+            ]  # fmt: skip
+            writer.writerow(row)
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def run_once(count: int, workdir: Path) -> tuple[float, int, str]:
+    """Return (seconds, peak RSS in bytes, last report line) of one sync of ``count`` records."""
+    export = workdir / f"export-{count}.csv"
+    if not export.exists():
+        generate(export, count)
+    port = free_port()
+    sandbox = subprocess.Popen(
+        [sys.executable, "-m", "tdba_wizard", "sandbox", "--port", str(port)],
+        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+    )  # fmt: skip
+    try:
+        assert sandbox.stdout is not None
+        sandbox.stdout.readline()
+        profile = workdir / f"profile-{count}"
+        env = dict(os.environ, XDG_CONFIG_HOME=str(profile / "config"),
+                   XDG_STATE_HOME=str(profile / "state"))  # fmt: skip
+        add = subprocess.run(
+            [sys.executable, "-m", "tdba_wizard", "add", "--name", "Bench", "--uai", UAI,
+             "--siret", SIRET, "--sentite", "1", "--source", str(export),
+             "--api-url", f"http://127.0.0.1:{port}/api/", "--api-key-stdin",
+             "--secret-store", "file", "--yes"],
+            input=SANDBOX_KEY, capture_output=True, text=True, env=env, check=False,
+        )  # fmt: skip
+        if add.returncode != 0:
+            raise SystemExit(add.stderr)
+        started = time.perf_counter()
+        job = subprocess.Popen(
+            [sys.executable, "-m", "tdba_wizard", "sync"],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env,
+        )  # fmt: skip
+        # wait4 gives the resource usage of this child alone (not of the sandbox).
+        _, status, usage = os.wait4(job.pid, 0)
+        elapsed = time.perf_counter() - started
+        out = job.stdout.read().decode() if job.stdout else ""
+        job.returncode = os.waitstatus_to_exitcode(status)
+        if job.returncode != 0:
+            raise SystemExit(f"sync failed ({job.returncode}):\n{out}")
+        summary = next(
+            (line.strip() for line in out.splitlines() if line.strip().startswith("Envoyées")), ""
+        )
+        return elapsed, usage.ru_maxrss * 1024, summary
+    finally:
+        sandbox.send_signal(signal.SIGINT)
+        sandbox.wait(timeout=30)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000])
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="tdba-bench-") as tmp:
+        results = []
+        for count in args.sizes:
+            seconds, rss, summary = run_once(count, Path(tmp))
+            rate = count / seconds
+            results.append((count, seconds, rate, rss))
+            print(
+                f"{count:>7} records: {seconds:6.2f} s, {rate:8.0f} records/s, "
+                f"{seconds / count * 1e6:6.1f} µs/record, peak RSS {rss / 2**20:6.1f} MB"
+                f"  [{summary}]"
+            )
+        if len(results) > 1:
+            first, last = results[0], results[-1]
+            print(
+                "time per record, largest/smallest N: "
+                f"{(last[1] / last[0]) / (first[1] / first[0]):.2f}"
+            )
+        print("targets: >= 20000 records/s; peak RSS <= 150 MB at 100000; ratio ~1.0")
+
+
+if __name__ == "__main__":
+    main()
