@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import socket
 import ssl
 import time
@@ -340,6 +341,18 @@ def _organisme(data: Any) -> Organisme:
     )
 
 
+def trust_store() -> ssl.SSLContext | bool:
+    """Return a verifying TLS context on the system's trust store, else httpx's (certifi).
+
+    The system store is where an IT department installs the root certificate of an inspecting
+    proxy, and OpenSSL reads it lazily (fast start). ``SSL_CERT_FILE``/``SSL_CERT_DIR`` apply.
+    """
+    paths = ssl.get_default_verify_paths()
+    if any(p and os.path.exists(p) for p in (paths.cafile, paths.capath)):
+        return ssl.create_default_context()
+    return True  # no system store (a bare container): httpx's bundled certifi
+
+
 class TdbaClient:
     """Async client of one TDBA API root (``.../api/``)."""
 
@@ -362,7 +375,7 @@ class TdbaClient:
         # trust_env: HTTP(S)_PROXY, NO_PROXY, SSL_CERT_FILE are honoured, as CFAs need.
         self._http = httpx.AsyncClient(
             timeout=timeout,
-            verify=verify,
+            verify=trust_store() if verify is True else verify,
             trust_env=True,
             headers={"User-Agent": USER_AGENT, "Accept": "application/json"},
             limits=httpx.Limits(max_connections=max_connections),

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from tdba_wizard import __version__
 from tdba_wizard.config import Config
-from tdba_wizard.errors import ExitCode, InputError, TdbaError
+from tdba_wizard.errors import ExitCode, InputError, NagiosCode, TdbaError
 from tdba_wizard.paths import STATE_ENV, credentials_path, default_config_path
 from tdba_wizard.secrets import SecretError, SecretStore, StoreTarget, entry_name
 
@@ -118,6 +118,24 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="CHEMIN",
         help="dossier d'état : résultats, journal, lots non envoyés (défaut : dossier d'état "
         "de l'utilisateur, ou $TDBA_WIZARD_STATE_DIR)",
+    )
+    health = parser.add_argument_group("contrôle (supervision)")
+    health.add_argument(
+        "--check",
+        action="store_true",
+        help="vérifier configuration, clés, API, établissements, derniers envois et tâche de "
+        "nuit ; codes de sortie 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN",
+    )
+    health.add_argument(
+        "--json", dest="check_json", action="store_true", help="avec --check : sortie JSON"
+    )
+    health.add_argument(
+        "--quiet", action="store_true", help="avec --check : n'afficher que les problèmes"
+    )
+    health.add_argument(
+        "--cron-env",
+        action="store_true",
+        help="avec --check : refaire le contrôle dans l'environnement de cron",
     )
     commands = parser.add_subparsers(dest="command", metavar="COMMANDE", title="commandes")
 
@@ -703,6 +721,26 @@ def _run_sync(config_path: Path, dry_run: bool) -> int:
     return ExitCode.OK if report.ok else ExitCode.FAILURE
 
 
+def _cmd_check(args: argparse.Namespace) -> int:
+    import asyncio
+
+    from tdba_wizard.check import render_human, run_check
+    from tdba_wizard.paths import state_dir
+    from tdba_wizard.schedule import program_command
+
+    report = asyncio.run(
+        run_check(
+            _config_path(args), state_dir(), cron_env=args.cron_env, program=program_command()
+        )
+    )
+    if args.check_json:
+        json.dump(report.as_json(), sys.stdout, ensure_ascii=False, indent=2)
+        print()
+    else:
+        print(render_human(report, quiet=args.quiet), end="")
+    return int(report.status)
+
+
 def _cmd_interactive(args: argparse.Namespace) -> int:
     print(
         "L'assistant interactif n'est pas encore disponible dans cette version. En attendant : "
@@ -733,10 +771,26 @@ class ScheduleProofError(TdbaError):
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; return the process exit code."""
-    args = build_parser().parse_args(argv)
+    arguments = list(sys.argv[1:] if argv is None else argv)
+    checking = "--check" in arguments
+    try:
+        args = build_parser().parse_args(arguments)
+    except SystemExit as exit_:
+        # Monitoring reads bad arguments of --check as UNKNOWN, never as WARNING or CRITICAL.
+        if checking and exit_.code not in (0, None):
+            return NagiosCode.UNKNOWN
+        raise
     if args.state_dir is not None:
         # Every part reads the state directory through paths.state_dir().
         os.environ[STATE_ENV] = str(args.state_dir.expanduser().absolute())
+    if args.check:
+        try:
+            return _cmd_check(args)
+        except Exception as error:  # an internal failure must read as UNKNOWN, not crash
+            print(
+                f"UNKNOWN — erreur interne du contrôle ({type(error).__name__}).", file=sys.stderr
+            )
+            return NagiosCode.UNKNOWN
     try:
         return COMMANDS[args.command](args)
     except TdbaError as error:

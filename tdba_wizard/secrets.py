@@ -145,11 +145,33 @@ class SecretStore:
         self.credentials_file = credentials_file
         self.environ = os.environ if environ is None else environ
         self.timeout = timeout
+        # One detection per store: the answer does not change while a command runs, and
+        # --check reads the keys of many establishments.
+        self._backend: Any = None
+        self._backend_error: KeyringUnavailableError | None = None
+        self._file_cache: tuple[int, dict[str, str]] | None = None
 
     # -- keyring -------------------------------------------------------------------------
 
     def _keyring(self, env_hint: str) -> Any:
         """Return the usable keyring backend, or raise with a reason the admin can act on."""
+        if self._backend is not None:
+            return self._backend
+        if self._backend_error is not None and self._backend_error.reason != "timeout":
+            raise KeyringUnavailableError(
+                self._backend_error.message.replace(env_var_name("<UAI>"), env_hint),
+                reason=self._backend_error.reason,
+            )
+        try:
+            self._backend = self._detect(env_var_name("<UAI>"))
+        except KeyringUnavailableError as error:
+            self._backend_error = error
+            raise KeyringUnavailableError(
+                error.message.replace(env_var_name("<UAI>"), env_hint), reason=error.reason
+            ) from None
+        return self._backend
+
+    def _detect(self, env_hint: str) -> Any:
         import keyring
         from keyring.backends import fail
 
@@ -206,9 +228,12 @@ class SecretStore:
     def _read_file(self) -> dict[str, str]:
         path = self.credentials_file
         try:
-            mode = stat.S_IMODE(path.stat().st_mode)
+            info = path.stat()
         except FileNotFoundError:
             return {}
+        if self._file_cache is not None and self._file_cache[0] == info.st_mtime_ns:
+            return dict(self._file_cache[1])
+        mode = stat.S_IMODE(info.st_mode)
         if mode & 0o077:
             raise SecretError(
                 f"Le fichier de clés {path} est lisible par d'autres utilisateurs "
@@ -222,7 +247,9 @@ class SecretStore:
                 "enregistrez la clé à nouveau."
             ) from None
         keys = data.get("keys", {})
-        return {str(k): str(v) for k, v in keys.items()} if isinstance(keys, dict) else {}
+        result = {str(k): str(v) for k, v in keys.items()} if isinstance(keys, dict) else {}
+        self._file_cache = (info.st_mtime_ns, result)
+        return dict(result)
 
     def _write_file(self, keys: dict[str, str]) -> None:
         header = (

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -12,6 +13,9 @@ from keyring.backend import KeyringBackend
 from keyring.errors import PasswordDeleteError
 
 from tdba_wizard.sandbox import Organisme, Sandbox
+from tdba_wizard.schedule import Crontab
+
+from .secret_service import require
 
 DEMO_KEY = "1b2c3d4e-5f60-4a7b-8c9d-0e1f2a3b4c5d"
 OTHER_KEY = "9f8e7d6c-5b4a-4392-a1b0-c9d8e7f6a5b4"
@@ -101,3 +105,17 @@ def valid_record(organisme: Organisme, erp_id: str = "A1", **changes: object) ->
     }
     record.update(changes)
     return record
+
+
+@pytest.fixture
+def user_crontab() -> Iterator[Crontab]:
+    """The real crontab of the user running the tests, saved and restored."""
+    require("crontab")
+    crontab = Crontab()
+    saved = crontab.read()
+    had_one = subprocess.run(["crontab", "-l"], capture_output=True, check=False).returncode == 0
+    yield crontab
+    if had_one:
+        subprocess.run(["crontab", "-"], input=saved, check=True, timeout=20)
+    else:
+        subprocess.run(["crontab", "-r"], capture_output=True, check=False, timeout=20)

@@ -9,7 +9,6 @@ import os
 import shutil
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -32,7 +31,7 @@ from tdba_wizard.schedule import (
 )
 
 from .conftest import DEMO_KEY
-from .secret_service import require, secret_service
+from .secret_service import secret_service
 
 PARIS = DailyTime(23, 0, "Europe/Paris")
 UTC = dt.UTC
@@ -173,20 +172,6 @@ def test_block_editing_is_byte_exact() -> None:
 
 
 # -- the real crontab ---------------------------------------------------------------------
-
-
-@pytest.fixture
-def user_crontab() -> Iterator[Crontab]:
-    """The real crontab of the user running the tests, saved and restored."""
-    require("crontab")
-    crontab = Crontab()
-    saved = crontab.read()
-    had_one = subprocess.run(["crontab", "-l"], capture_output=True, check=False).returncode == 0
-    yield crontab
-    if had_one:
-        subprocess.run(["crontab", "-"], input=saved, check=True, timeout=20)
-    else:
-        subprocess.run(["crontab", "-r"], capture_output=True, check=False, timeout=20)
 
 
 @pytest.mark.crontab

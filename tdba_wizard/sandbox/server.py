@@ -37,6 +37,7 @@ class _QuietServer(ThreadingHTTPServer):
     """A threaded server that does not print a traceback when a client hangs up."""
 
     daemon_threads = True
+    request_queue_size = 128  # the default backlog (5) drops bursts of concurrent connections
 
     def handle_error(self, request: Any, client_address: Any) -> None:
         error = sys.exc_info()[1]

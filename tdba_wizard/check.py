@@ -1,0 +1,509 @@
+"""The health check behind ``tdba-wizard --check``: one report, for a human or for monitoring.
+
+Exit codes follow monitoring-plugin semantics (0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN), the same
+with and without ``--json``. This module never imports Textual.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import json
+import os
+import shlex
+import subprocess
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from tdba_wizard.api import NATURE_LABELS, ApiInfo, Failure, Ok, TdbaClient
+from tdba_wizard.config import Config, ConfigError, ConfigNotFoundError, Establishment, load_config
+from tdba_wizard.errors import NagiosCode
+from tdba_wizard.identifiers import IdentifierError, mask_api_key, parse_api_key
+from tdba_wizard.paths import credentials_path
+from tdba_wizard.schedule import (
+    Crontab,
+    ScheduleError,
+    cron_environment,
+    installed_lines,
+    make_entry,
+    parse_time,
+)
+from tdba_wizard.secrets import FoundSecret, SecretError, SecretStore
+
+SCHEMA = "tdba-wizard/check/1"
+WARN_AFTER = dt.timedelta(days=2)
+CRITICAL_AFTER = dt.timedelta(days=7)
+REVOCATION_WARNING = dt.timedelta(days=335)  # ~11 months: TDBA revokes keys after 12
+CONCURRENCY = 50
+LABELS = {
+    NagiosCode.OK: "✔",
+    NagiosCode.WARNING: "⚠",
+    NagiosCode.CRITICAL: "✖",
+    NagiosCode.UNKNOWN: "?",
+}
+
+
+@dataclass
+class Check:
+    """One verified item: a stable code, a status, a French message and, if needed, the fix."""
+
+    code: str
+    status: NagiosCode
+    message: str
+    fix: str | None = None
+    figures: dict[str, Any] = field(default_factory=dict)
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "code": self.code,
+            "status": self.status.name,
+            "message": self.message,
+            "fix": self.fix,
+            "figures": self.figures,
+        }
+
+
+@dataclass
+class EstablishmentChecks:
+    """The checks of one establishment."""
+
+    establishment: Establishment
+    checks: list[Check] = field(default_factory=list)
+
+    @property
+    def status(self) -> NagiosCode:
+        return worst(c.status for c in self.checks)
+
+
+@dataclass
+class CheckReport:
+    """The whole health check."""
+
+    config_path: Path
+    checked_at: dt.datetime
+    checks: list[Check] = field(default_factory=list)
+    establishments: list[EstablishmentChecks] = field(default_factory=list)
+
+    @property
+    def status(self) -> NagiosCode:
+        return worst([c.status for c in self.checks] + [e.status for e in self.establishments])
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "schema": SCHEMA,
+            "status": self.status.name,
+            "exit_code": int(self.status),
+            "checked_at": self.checked_at.isoformat(),
+            "config": str(self.config_path),
+            "checks": [c.as_json() for c in self.checks],
+            "establishments": [
+                {
+                    "name": e.establishment.name,
+                    "uai": e.establishment.uai,
+                    "siret": e.establishment.siret,
+                    "status": e.status.name,
+                    "checks": [c.as_json() for c in e.checks],
+                }
+                for e in self.establishments
+            ],
+        }
+
+
+def worst(statuses: Any) -> NagiosCode:
+    """Return the most severe status (UNKNOWN ranks between WARNING and CRITICAL, as is usual)."""
+    rank = {NagiosCode.OK: 0, NagiosCode.WARNING: 1, NagiosCode.UNKNOWN: 2, NagiosCode.CRITICAL: 3}
+    result = NagiosCode.OK
+    for status in statuses:
+        if rank[status] > rank[result]:
+            result = status
+    return result
+
+
+def _ms(seconds: float) -> int:
+    return round(seconds * 1000)
+
+
+def _age(delta: dt.timedelta) -> str:
+    hours = delta.total_seconds() / 3600
+    if hours < 48:
+        return f"{hours:.0f} h"
+    return f"{delta.days} jours"
+
+
+# -- individual checks -------------------------------------------------------------------
+
+
+def check_api(config: Config, outcome: Ok[ApiInfo] | Failure) -> list[Check]:
+    """Reachability and the environment that answers."""
+    if isinstance(outcome, Failure):
+        return [
+            Check(
+                "api",
+                NagiosCode.CRITICAL,
+                f"TDBA injoignable ({config.api.url}).",
+                outcome.explanation,
+            )
+        ]
+    info = outcome.value
+    figures = {"latency_ms": _ms(outcome.latency), "env": info.env, "version": info.version}
+    checks = [
+        Check(
+            "api",
+            NagiosCode.OK,
+            f"TDBA répond ({config.api.url}, {_ms(outcome.latency)} ms).",
+            figures=figures,
+        )
+    ]
+    expected = config.api.environment
+    if expected is not None and info.env != expected:
+        checks.append(
+            Check(
+                "environment",
+                NagiosCode.WARNING,
+                f"L'adresse désigne l'environnement « {expected} » mais c'est « {info.env} » qui "
+                "répond.",
+                "Vérifiez [api] url : une clé générée sur un environnement ne marche pas sur "
+                "un autre.",
+                {"expected": expected, "env": info.env},
+            )
+        )
+    else:
+        checks.append(
+            Check(
+                "environment",
+                NagiosCode.OK,
+                f"Environnement : {info.env}.",
+                figures={"env": info.env},
+            )
+        )
+    return checks
+
+
+def check_key_found(
+    establishment: Establishment, store: SecretStore
+) -> tuple[Check, FoundSecret | None]:
+    """Is there a well-formed key, and in which backend."""
+    try:
+        found = store.get(establishment.uai, establishment.siret)
+    except SecretError as error:
+        return Check("key", NagiosCode.CRITICAL, "Clé d'échange illisible.", error.message), None
+    try:
+        parse_api_key(found.value)
+    except IdentifierError as error:
+        return (
+            Check("key", NagiosCode.CRITICAL, f"Clé mal formée ({found.where}).", error.message),
+            None,
+        )
+    return (
+        Check(
+            "key",
+            NagiosCode.OK,
+            f"Clé {mask_api_key(found.value)} trouvée ({found.where}).",
+            figures={"backend": found.backend},
+        ),
+        found,
+    )
+
+
+def check_last_sync(
+    establishment: Establishment, last: dict[str, Any], now: dt.datetime
+) -> list[Check]:
+    """Age of the last successful sync, and the 12-month revocation horizon."""
+    entry = (last.get("establishments") or {}).get(f"{establishment.uai}-{establishment.siret}")
+    if not isinstance(entry, dict) or not entry.get("last_success"):
+        attempted = isinstance(entry, dict) and entry.get("last_attempt")
+        return [
+            Check(
+                "last_sync",
+                NagiosCode.CRITICAL if attempted else NagiosCode.WARNING,
+                "Aucun envoi réussi." if attempted else "Aucun envoi encore effectué.",
+                "Lancez « tdba-wizard sync » et lisez son rapport ; installez la tâche de nuit "
+                "(« tdba-wizard schedule install »).",
+            )
+        ]
+    checks: list[Check] = []
+    success = dt.datetime.fromisoformat(entry["last_success"])
+    age = now - success
+    figures = {"last_sync_age_hours": round(age.total_seconds() / 3600, 1)}
+    if age > CRITICAL_AFTER:
+        status, fix = NagiosCode.CRITICAL, "Lisez le dernier rapport (dossier d'état, reports/)."
+    elif age > WARN_AFTER:
+        status, fix = NagiosCode.WARNING, "Lisez le dernier rapport (dossier d'état, reports/)."
+    else:
+        status, fix = NagiosCode.OK, None
+    checks.append(
+        Check("last_sync", status, f"Dernier envoi réussi il y a {_age(age)}.", fix, figures)
+    )
+    transmitted = entry.get("last_transmission")
+    if transmitted:
+        silence = now - dt.datetime.fromisoformat(transmitted)
+        if silence > REVOCATION_WARNING:
+            checks.append(
+                Check(
+                    "revocation",
+                    NagiosCode.WARNING,
+                    f"Rien n'a été transmis depuis {silence.days} jours : TDBA révoque la clé "
+                    "après 12 mois sans envoi.",
+                    "Faites un envoi réussi rapidement, ou générez une nouvelle clé dans TDBA.",
+                    {"days_without_transmission": silence.days},
+                )
+            )
+    return checks
+
+
+async def check_remote(
+    client: TdbaClient, establishment: Establishment, key: str | None
+) -> list[Check]:
+    """Key accepted, and the establishment known to TDBA for that exact UAI+SIRET and open."""
+
+    async def no_key() -> None:
+        return None
+
+    key_call = client.check_key(key) if key is not None else no_key()
+    key_outcome, organisme = await asyncio.gather(
+        key_call, client.find_organisme(establishment.uai, establishment.siret)
+    )
+    checks: list[Check] = []
+    if isinstance(key_outcome, Failure):
+        checks.append(
+            Check(
+                "key_accepted",
+                NagiosCode.CRITICAL,
+                "Clé refusée ou non vérifiable.",
+                key_outcome.explanation,
+            )
+        )
+    elif isinstance(key_outcome, Ok):
+        checks.append(
+            Check(
+                "key_accepted",
+                NagiosCode.OK,
+                "Clé acceptée par TDBA.",
+                figures={"latency_ms": _ms(key_outcome.latency)},
+            )
+        )
+    if isinstance(organisme, Failure):
+        checks.append(
+            Check(
+                "organisme",
+                NagiosCode.CRITICAL,
+                f"Établissement UAI {establishment.uai} / SIRET {establishment.siret} "
+                "non confirmé par TDBA.",
+                organisme.explanation,
+            )
+        )
+    else:
+        found = organisme.value
+        nature = NATURE_LABELS.get(found.nature, found.nature)
+        if found.ferme:
+            checks.append(
+                Check(
+                    "organisme",
+                    NagiosCode.CRITICAL,
+                    f"TDBA indique l'établissement « {found.display_name} » comme fermé.",
+                    "Vérifiez l'UAI et le SIRET : les dossiers doivent désigner un "
+                    "établissement ouvert.",
+                )
+            )
+        else:
+            checks.append(
+                Check(
+                    "organisme",
+                    NagiosCode.OK,
+                    f"Connu de TDBA : « {found.display_name} » ({nature}).",
+                    figures={"nature": found.nature},
+                )
+            )
+    return checks
+
+
+def check_schedule(config: Config, config_path: Path, state: Path) -> Check:
+    """The nightly entry: installed, current, and pointing to a program that exists."""
+    crontab = Crontab()
+    if not crontab.available:
+        return Check(
+            "schedule",
+            NagiosCode.WARNING,
+            "Pas de crontab sur ce système.",
+            "Planifiez « tdba-wizard sync » à la main (voir « tdba-wizard schedule install »).",
+        )
+    try:
+        lines = installed_lines(crontab.read())
+        when = parse_time(config.schedule.time, config.schedule.timezone)
+    except ScheduleError as error:
+        return Check("schedule", NagiosCode.WARNING, "Crontab illisible.", error.message)
+    if not lines:
+        return Check(
+            "schedule",
+            NagiosCode.WARNING,
+            "Aucune tâche de nuit installée.",
+            "« tdba-wizard schedule install »",
+        )
+    tokens = shlex.split(lines[0])[5:]
+    if tokens and tokens[0].endswith("flock"):
+        tokens = tokens[3:]
+    program = tokens[0] if tokens else ""
+    if not program or not os.access(program, os.X_OK):
+        return Check(
+            "schedule",
+            NagiosCode.CRITICAL,
+            f"La tâche de nuit lance un programme introuvable : {program}.",
+            "Réinstallez-la : « tdba-wizard schedule install ».",
+        )
+    expected = installed_lines(make_entry(when, config_path, state).block())
+    if lines != expected:
+        return Check(
+            "schedule",
+            NagiosCode.WARNING,
+            "La tâche de nuit installée diffère de la configuration (heure ou chemins).",
+            "« tdba-wizard schedule install » la remet d'accord.",
+        )
+    return Check(
+        "schedule",
+        NagiosCode.OK,
+        f"Tâche de nuit installée : chaque jour à {when.hhmm} ({when.timezone}).",
+        figures={"program": program},
+    )
+
+
+def check_in_cron_env(program: list[str], config_path: Path, state: Path) -> Check:
+    """Run the same check in cron's environment and report its verdict."""
+    command = shlex.join(
+        [*program, "--config", str(config_path), "--state-dir", str(state), "--check", "--json"]
+    )
+    try:
+        result = subprocess.run(
+            ["/bin/sh", "-c", command],
+            env=cron_environment(),
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+            stdin=subprocess.DEVNULL,
+        )
+        data = json.loads(result.stdout)
+        status = NagiosCode[data["status"]]
+    except (subprocess.TimeoutExpired, ValueError, KeyError):
+        return Check(
+            "cron_env",
+            NagiosCode.CRITICAL,
+            "Le contrôle ne s'exécute pas dans l'environnement de cron.",
+            "Vérifiez que tdba-wizard est installé à un emplacement permanent.",
+        )
+    problems = [
+        f"« {e['name']} » : {c['message']}"
+        for e in data.get("establishments", [])
+        for c in e.get("checks", [])
+        if c["status"] in ("CRITICAL", "UNKNOWN") and c["code"] != "last_sync"
+    ] + [c["message"] for c in data.get("checks", []) if c["status"] == "CRITICAL"]
+    if problems:
+        return Check(
+            "cron_env",
+            NagiosCode.CRITICAL,
+            "Depuis cron : " + " ; ".join(problems[:3]),
+            "Gardez la clé dans le fichier protégé : « tdba-wizard key --uai UAI "
+            "--secret-store file ».",
+        )
+    return Check(
+        "cron_env",
+        NagiosCode.OK,
+        "Le même contrôle réussit dans l'environnement de cron.",
+        figures={"status": status.name},
+    )
+
+
+# -- the whole check ---------------------------------------------------------------------
+
+
+async def run_check(
+    config_path: Path, state: Path, *, cron_env: bool = False, program: list[str] | None = None
+) -> CheckReport:
+    """Build the report: config, API, schedule, then every establishment concurrently."""
+    from tdba_wizard.sync import load_last_sync
+
+    now = dt.datetime.now(dt.UTC)
+    report = CheckReport(config_path, now)
+    try:
+        config = load_config(config_path)
+    except ConfigNotFoundError as error:
+        report.checks.append(
+            Check("config", NagiosCode.CRITICAL, "Pas de configuration.", error.message)
+        )
+        return report
+    except ConfigError as error:
+        report.checks.append(
+            Check("config", NagiosCode.CRITICAL, "Configuration invalide.", error.message)
+        )
+        return report
+    count = len(config.establishments)
+    report.checks.append(
+        Check(
+            "config",
+            NagiosCode.OK if count else NagiosCode.CRITICAL,
+            f"Configuration : {config_path} ({count} établissement(s)).",
+            None if count else "Ajoutez un établissement : « tdba-wizard add ».",
+            {"establishments": count},
+        )
+    )
+    store = SecretStore(credentials_path(config_path))
+    keys: list[tuple[Check, FoundSecret | None]] = [
+        check_key_found(e, store) for e in config.establishments
+    ]
+    last = load_last_sync(state)
+    slots = asyncio.Semaphore(CONCURRENCY)
+    async with TdbaClient(config.api.url, max_connections=2 * CONCURRENCY) as client:
+
+        async def one(establishment: Establishment, key: FoundSecret | None) -> list[Check]:
+            async with slots:
+                return await check_remote(client, establishment, key.value if key else None)
+
+        probing = asyncio.create_task(client.probe())
+        remote = await asyncio.gather(
+            *(one(e, k[1]) for e, k in zip(config.establishments, keys, strict=True))
+        )
+        probe = await probing
+    report.checks.extend(check_api(config, probe))
+    report.checks.append(check_schedule(config, config_path, state))
+    if cron_env and program is not None:
+        report.checks.append(check_in_cron_env(program, config_path, state))
+    for establishment, (key_check, _), remote_checks in zip(
+        config.establishments, keys, remote, strict=True
+    ):
+        report.establishments.append(
+            EstablishmentChecks(
+                establishment,
+                [key_check, *remote_checks, *check_last_sync(establishment, last, now)],
+            )
+        )
+    return report
+
+
+def render_human(report: CheckReport, quiet: bool = False) -> str:
+    """Return the French report: one line per check, the fix after a problem, a summary."""
+    lines = [f"Contrôle TDBA du {report.checked_at.astimezone():%d/%m/%Y à %H:%M}"]
+
+    def add(check: Check, indent: str) -> None:
+        if quiet and check.status == NagiosCode.OK:
+            return
+        lines.append(f"{indent}{LABELS[check.status]} {check.message}")
+        if check.fix and check.status != NagiosCode.OK:
+            lines.append(f"{indent}   → {check.fix}")
+
+    for check in report.checks:
+        add(check, "")
+    for entry in report.establishments:
+        if quiet and entry.status == NagiosCode.OK:
+            continue
+        e = entry.establishment
+        lines.append(f"« {e.name} » (UAI {e.uai}, SIRET {e.siret})")
+        for check in entry.checks:
+            add(check, "  ")
+    all_checks = report.checks + [c for e in report.establishments for c in e.checks]
+    warnings = sum(c.status == NagiosCode.WARNING for c in all_checks)
+    criticals = sum(c.status == NagiosCode.CRITICAL for c in all_checks)
+    lines.append(
+        f"{report.status.name} — {len(all_checks)} contrôle(s), {warnings} avertissement(s), "
+        f"{criticals} problème(s) critique(s)."
+    )
+    return "\n".join(lines) + "\n"

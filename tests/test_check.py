@@ -1,0 +1,214 @@
+"""`tdba-wizard --check`: each check's OK/WARNING/CRITICAL cases, exit codes, JSON, no Textual."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tdba_wizard import check as check_module
+from tdba_wizard.api import ApiInfo, Ok
+from tdba_wizard.check import check_api, check_last_sync
+from tdba_wizard.cli import main
+from tdba_wizard.config import PRODUCTION_URL, Config, Establishment, save_config
+from tdba_wizard.errors import NagiosCode
+from tdba_wizard.paths import credentials_path, default_config_path
+from tdba_wizard.sandbox import Sandbox
+from tdba_wizard.secrets import SecretStore
+
+from .conftest import DEMO_KEY
+from .servers import free_port
+
+
+def configure(url: str, organismes: list[Any], keys: list[str | None] | None = None) -> None:
+    establishments = [
+        Establishment(name=o.enseigne, uai=o.uai, siret=o.siret, sentite=index + 1)
+        for index, o in enumerate(organismes)
+    ]
+    save_config(
+        default_config_path(),
+        Config.model_validate(
+            {"api": {"url": url}, "establishments": [e.model_dump() for e in establishments]}
+        ),
+    )
+    store = SecretStore(credentials_path(default_config_path()))
+    for organisme, key in zip(organismes, keys or [o.demo_key for o in organismes], strict=True):
+        if key is not None:
+            store.store(organisme.uai, organisme.siret, key, "file")
+
+
+def run_json(capsys: pytest.CaptureFixture[str], *extra: str) -> tuple[int, dict[str, Any]]:
+    code = main(["--check", "--json", *extra])
+    out = capsys.readouterr().out
+    return code, json.loads(out)
+
+
+def statuses(data: dict[str, Any], index: int = 0) -> dict[str, str]:
+    return {c["code"]: c["status"] for c in data["establishments"][index]["checks"]}
+
+
+def test_not_configured_is_critical(capsys: pytest.CaptureFixture[str]) -> None:
+    code, data = run_json(capsys)
+    assert code == NagiosCode.CRITICAL
+    assert data["status"] == "CRITICAL" and data["exit_code"] == 2
+    assert data["checks"][0]["code"] == "config"
+    assert "tdba-wizard add" in data["checks"][0]["fix"]
+
+
+def test_malformed_config_is_critical_without_traceback(capsys: pytest.CaptureFixture[str]) -> None:
+    path = default_config_path()
+    path.parent.mkdir(parents=True)
+    path.write_text("[api]\nurl = \n", encoding="utf-8")
+    assert main(["--check"]) == NagiosCode.CRITICAL
+    captured = capsys.readouterr()
+    assert "Configuration invalide" in captured.out and "ligne 2" in captured.out
+    assert "Traceback" not in captured.out + captured.err
+
+
+def test_healthy_establishment(sandbox: Sandbox, capsys: pytest.CaptureFixture[str]) -> None:
+    configure(sandbox.url, [sandbox.organismes[0]])
+    code, data = run_json(capsys)
+    assert statuses(data) == {
+        "key": "OK",
+        "key_accepted": "OK",
+        "organisme": "OK",
+        "last_sync": "WARNING",  # never sent yet
+    }
+    api = next(c for c in data["checks"] if c["code"] == "api")
+    assert api["status"] == "OK" and api["figures"]["env"] == "sandbox"
+    assert isinstance(api["figures"]["latency_ms"], int)
+    key = data["establishments"][0]["checks"][0]
+    assert key["figures"]["backend"] == "file"
+    assert sandbox.organismes[0].demo_key not in json.dumps(data)
+    assert code == NagiosCode.WARNING
+
+
+def test_refused_key_closed_and_unknown_establishments(
+    sandbox: Sandbox, capsys: pytest.CaptureFixture[str]
+) -> None:
+    open_one, closed = sandbox.organismes[0], sandbox.organismes[4]
+
+    class Unknown:
+        enseigne, uai, siret, demo_key = "Inconnu", "0755805C", "48401246400091", DEMO_KEY
+
+    configure(sandbox.url, [open_one, closed, Unknown()], [DEMO_KEY, closed.demo_key, None])
+    code, data = run_json(capsys)
+    assert code == NagiosCode.CRITICAL
+    refused, shut, unknown = (statuses(data, i) for i in range(3))
+    assert refused["key_accepted"] == "CRITICAL" and refused["organisme"] == "OK"
+    assert shut["organisme"] == "CRITICAL" and shut["key_accepted"] == "OK"
+    assert unknown["key"] == "CRITICAL" and unknown["organisme"] == "CRITICAL"
+    assert "key_accepted" not in unknown  # no key, nothing to test
+    messages = json.dumps(data, ensure_ascii=False)
+    assert "Générez-en une nouvelle" in messages and "fermé" in messages
+    assert DEMO_KEY not in messages
+
+
+def test_unreachable_api_is_critical(sandbox: Sandbox, capsys: pytest.CaptureFixture[str]) -> None:
+    configure(f"http://127.0.0.1:{free_port()}/api/", [sandbox.organismes[0]])
+    assert main(["--check"]) == NagiosCode.CRITICAL
+    out = capsys.readouterr().out
+    assert "✖ TDBA injoignable" in out and "refuse la connexion" in out
+
+
+def test_quiet_shows_only_problems(sandbox: Sandbox, capsys: pytest.CaptureFixture[str]) -> None:
+    configure(sandbox.url, [sandbox.organismes[0]])
+    main(["--check", "--quiet"])
+    out = capsys.readouterr().out
+    assert "✔" not in out
+    assert "⚠ Aucun envoi encore effectué." in out
+    assert out.strip().splitlines()[-1].startswith("WARNING — ")
+
+
+def test_environment_mismatch_warns() -> None:
+    config = Config.model_validate({"api": {"url": PRODUCTION_URL}})
+    checks = check_api(config, Ok(ApiInfo("TDB Apprentissage API", "1", "recette"), 0.1))
+    environment = next(c for c in checks if c.code == "environment")
+    assert environment.status == NagiosCode.WARNING
+    assert "« production »" in environment.message and "« recette »" in environment.message
+    sandbox_like = Config.model_validate({"api": {"url": "http://127.0.0.1:1/api/"}})
+    assert all(c.status == NagiosCode.OK for c in check_api(sandbox_like, Ok(ApiInfo("", "", "x"))))
+
+
+NOW = dt.datetime(2027, 6, 1, 12, tzinfo=dt.UTC)
+E = Establishment(name="E", uai="0802004U", siret="48401246400091", sentite=1)
+
+
+def last(success_age: dt.timedelta | None, transmission_age: dt.timedelta | None) -> dict[str, Any]:
+    entry: dict[str, Any] = {"last_attempt": NOW.isoformat()}
+    entry["last_success"] = (NOW - success_age).isoformat() if success_age else None
+    entry["last_transmission"] = (NOW - transmission_age).isoformat() if transmission_age else None
+    return {"establishments": {"0802004U-48401246400091": entry}}
+
+
+@pytest.mark.parametrize(
+    ("age", "expected"),
+    [(dt.timedelta(hours=20), NagiosCode.OK), (dt.timedelta(days=3), NagiosCode.WARNING),
+     (dt.timedelta(days=8), NagiosCode.CRITICAL)],
+)  # fmt: skip
+def test_last_sync_age(age: dt.timedelta, expected: NagiosCode) -> None:
+    [result] = check_last_sync(E, last(age, age), NOW)
+    assert result.status == expected
+    assert result.figures["last_sync_age_hours"] == round(age.total_seconds() / 3600, 1)
+
+
+def test_never_succeeded_is_critical_and_revocation_warns() -> None:
+    [never] = check_last_sync(E, last(None, None), NOW)
+    assert never.status == NagiosCode.CRITICAL and never.message == "Aucun envoi réussi."
+    checks = check_last_sync(E, last(dt.timedelta(hours=1), dt.timedelta(days=340)), NOW)
+    revocation = next(c for c in checks if c.code == "revocation")
+    assert revocation.status == NagiosCode.WARNING and "12 mois" in revocation.message
+
+
+@pytest.mark.crontab
+def test_everything_ok_after_schedule_and_sync(
+    sandbox: Sandbox, capsys: pytest.CaptureFixture[str], tmp_path: Path, user_crontab: Any
+) -> None:
+    configure(sandbox.url, [sandbox.organismes[0]])
+    config = default_config_path().read_text(encoding="utf-8")
+    export = tmp_path / "export.json"
+    export.write_text("[]", encoding="utf-8")
+    default_config_path().write_text(
+        config.replace("sentite = 1\n", f'sentite = 1\nsource = "{export}"\n'), encoding="utf-8"
+    )
+    assert main(["schedule", "install", "--yes"]) == 0
+    assert main(["sync"]) == 0
+    capsys.readouterr()
+    code, report = run_json(capsys)
+    assert code == NagiosCode.OK, json.dumps(report, ensure_ascii=False, indent=1)
+    assert {c["code"]: c["status"] for c in report["checks"]}["schedule"] == "OK"
+    assert main(["--check", "--cron-env"]) == NagiosCode.OK
+    assert "✔ Le même contrôle réussit dans l'environnement de cron." in capsys.readouterr().out
+
+
+def test_bad_arguments_and_internal_errors_are_unknown(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["--check", "--frobnicate"]) == NagiosCode.UNKNOWN
+
+    async def explode(*args: Any, **kwargs: Any) -> Any:
+        raise RuntimeError("bug")
+
+    monkeypatch.setattr(check_module, "run_check", explode)
+    assert main(["--check", "--json"]) == NagiosCode.UNKNOWN
+    assert "UNKNOWN" in capsys.readouterr().err
+
+
+def test_check_never_imports_textual(isolated_profile: Path) -> None:
+    script = (
+        "import sys\n"
+        "from tdba_wizard.cli import main\n"
+        "code = main(['--check', '--json'])\n"
+        "loaded = sorted(m for m in sys.modules if m == 'textual' or m.startswith('textual.'))\n"
+        "print('TEXTUAL', loaded, code, file=sys.stderr)\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert "TEXTUAL [] 2" in result.stderr, result.stderr
+    assert json.loads(result.stdout)["status"] == "CRITICAL"
