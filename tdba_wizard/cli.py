@@ -119,6 +119,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="dossier d'état : résultats, journal, lots non envoyés (défaut : dossier d'état "
         "de l'utilisateur, ou $TDBA_WIZARD_STATE_DIR)",
     )
+    parser.add_argument(
+        "--sandbox",
+        action="store_true",
+        help="essayer l'assistant contre le bac à sable intégré, dans un profil temporaire",
+    )
     health = parser.add_argument_group("contrôle (supervision)")
     health.add_argument(
         "--check",
@@ -742,13 +747,44 @@ def _cmd_check(args: argparse.Namespace) -> int:
 
 
 def _cmd_interactive(args: argparse.Namespace) -> int:
+    from tdba_wizard.paths import state_dir
+
+    if args.sandbox:
+        return _run_sandbox_wizard()
+    from tdba_wizard.services import WizardServices
+    from tdba_wizard.tui.app import WizardApp
+
+    app = WizardApp(WizardServices(_config_path(args), state_dir()))
+    app.run()
+    return int(app.return_code or 0)
+
+
+def _run_sandbox_wizard() -> int:
+    """The whole wizard against an in-process sandbox, in a temporary profile."""
+    import tempfile
+
+    from tdba_wizard.sandbox import Sandbox
+    from tdba_wizard.services import WizardServices
+    from tdba_wizard.tui.app import DemoEstablishment, WizardApp
+
+    with (
+        tempfile.TemporaryDirectory(prefix="tdba-wizard-bac-a-sable-") as profile,
+        Sandbox() as sandbox,
+    ):
+        root = Path(profile)
+        demos = [
+            DemoEstablishment(o.enseigne, o.uai, o.siret, o.demo_key)
+            for o in sandbox.organismes
+            if not o.ferme
+        ]
+        services = WizardServices(root / "config.toml", root / "state")
+        app = WizardApp(services, sandbox_url=sandbox.url, demos=demos)
+        app.run()
     print(
-        "L'assistant interactif n'est pas encore disponible dans cette version. En attendant : "
-        "« tdba-wizard add --help » pour ajouter un établissement, « tdba-wizard list » pour "
-        "voir la configuration.",
-        file=sys.stderr,
+        "Bac à sable terminé : le profil temporaire a été effacé ; rien n'a été écrit "
+        "ailleurs (ni trousseau, ni crontab)."
     )
-    return ExitCode.FAILURE
+    return int(app.return_code or 0)
 
 
 COMMANDS: dict[str | None, Callable[[argparse.Namespace], int]] = {

@@ -94,16 +94,40 @@ def _check_uai(value: str) -> str:
     return parse_uai(value)
 
 
-def _check_email(value: str) -> str:
+def check_email(value: str) -> str:
+    """Return a trimmed e-mail address, or raise ValueError with a French message."""
     value = value.strip()
     if not _EMAIL.match(value):
         raise ValueError(f"adresse e-mail invalide : « {value} » (exemple : admin@cfa.fr)")
     return value
 
 
+def check_source_template(value: str | None) -> str | None:
+    """Return an export path template (may use {sentite}, {uai}, {siret}), or raise ValueError."""
+    if value is None:
+        return None
+    value = value.strip()
+    if not value:
+        return None
+    try:
+        fields = {name for _, name, _, _ in string.Formatter().parse(value) if name is not None}
+    except ValueError:
+        raise ValueError(
+            "modèle de chemin invalide : accolades mal fermées (utilisez {sentite}, {uai} "
+            "ou {siret})"
+        ) from None
+    unknown = fields - SOURCE_PLACEHOLDERS
+    if unknown:
+        raise ValueError(
+            f"variable inconnue {{{sorted(unknown)[0]}}} dans le chemin : seules {{sentite}}, "
+            "{uai} et {siret} sont permises"
+        )
+    return value
+
+
 Siret = Annotated[str, AfterValidator(_check_siret)]
 Uai = Annotated[str, AfterValidator(_check_uai)]
-Email = Annotated[str, AfterValidator(_check_email)]
+Email = Annotated[str, AfterValidator(check_email)]
 
 
 class _Section(BaseModel):
@@ -212,25 +236,7 @@ class Establishment(_Section):
     @field_validator("source")
     @classmethod
     def _source(cls, value: str | None) -> str | None:
-        if value is None:
-            return None
-        value = value.strip()
-        if not value:
-            return None
-        try:
-            fields = {name for _, name, _, _ in string.Formatter().parse(value) if name is not None}
-        except ValueError:
-            raise ValueError(
-                "modèle de chemin invalide : accolades mal fermées (utilisez {sentite}, {uai} "
-                "ou {siret})"
-            ) from None
-        unknown = fields - SOURCE_PLACEHOLDERS
-        if unknown:
-            raise ValueError(
-                f"variable inconnue {{{sorted(unknown)[0]}}} dans le chemin : seules {{sentite}}, "
-                "{uai} et {siret} sont permises"
-            )
-        return value
+        return check_source_template(value)
 
     @property
     def key_id(self) -> str:

@@ -1,0 +1,77 @@
+"""Paramètres ERP: the name, CFA_SENTITE and the export the nightly job reads."""
+
+from __future__ import annotations
+
+from textual.app import ComposeResult
+from textual.widgets import Static
+
+from tdba_wizard.config import check_source_template
+from tdba_wizard.services import Draft
+from tdba_wizard.tui.screens.base import StepScreen
+from tdba_wizard.tui.validators import IdentifierValidator
+from tdba_wizard.tui.widgets import Field
+
+
+def _sentite(value: str) -> int:
+    text = value.strip()
+    if not text.isdigit() or int(text) <= 0:
+        raise ValueError(
+            "CFA_SENTITE est un nombre entier positif : l'identifiant de la fiche du centre "
+            "dans l'ERP."
+        )
+    return int(text)
+
+
+def _source(value: str) -> str | None:
+    try:
+        return check_source_template(value)
+    except ValueError as error:
+        raise ValueError(f"Chemin de l'export : {error}") from None
+
+
+def _name(value: str) -> str:
+    if not value.strip():
+        raise ValueError("Donnez un nom à l'établissement.")
+    return value.strip()
+
+
+class ErpStep(StepScreen):
+    """Paramètres ERP."""
+
+    step_title = "Paramètres ERP"
+    help_text = (
+        "CFA_SENTITE est l'identifiant de la fiche de votre centre dans l'ERP (dans Ammon : "
+        "Paramétrage des applications externes). Le chemin de l'export est le fichier que "
+        "l'ERP produit chaque soir (CSV, XLSX au format du modèle TDBA, ou JSON) ; il peut "
+        "contenir {sentite}, {uai} ou {siret}."
+    )
+
+    def compose_body(self) -> ComposeResult:
+        draft = self.draft
+        yield Field("Nom de l'établissement", field_id="name", value=draft.name,
+                    validator=IdentifierValidator(_name))  # fmt: skip
+        yield Field("CFA_SENTITE (identifiant dans l'ERP)", field_id="sentite",
+                    value=str(draft.sentite or ""), placeholder="1443191",
+                    validator=IdentifierValidator(_sentite))  # fmt: skip
+        yield Field("Export lu par l'envoi de nuit (facultatif)", field_id="source",
+                    value=draft.source or "", placeholder="/srv/exports/effectifs-{sentite}.csv",
+                    validator=IdentifierValidator(_source, optional=True))  # fmt: skip
+        yield Static("Sans export, l'envoi de nuit n'aura rien à transmettre.", classes="hint")
+
+    def on_mount(self) -> None:
+        self.query_one("#name").focus()
+
+    def check(self) -> str | None:
+        for field_id in ("name", "sentite", "source"):
+            field = self.query_one(f"#{field_id}-field", Field)
+            if field_id != "source" and not field.value.strip():
+                return f"{field.label} : champ obligatoire."
+            problem = field.error()
+            if problem:
+                return problem
+        return None
+
+    def apply(self, draft: Draft) -> None:
+        draft.name = _name(self.query_one("#name-field", Field).value)
+        draft.sentite = _sentite(self.query_one("#sentite-field", Field).value)
+        draft.source = _source(self.query_one("#source-field", Field).value)

@@ -1,0 +1,85 @@
+"""Accueil: what is needed, the TDBA link, and the environment."""
+
+from __future__ import annotations
+
+from textual.app import ComposeResult
+from textual.widgets import RadioButton, RadioSet, Static
+
+from tdba_wizard.config import normalise_api_url
+from tdba_wizard.services import ENVIRONMENTS, Draft
+from tdba_wizard.tui.screens.base import StepScreen
+from tdba_wizard.tui.validators import IdentifierValidator
+from tdba_wizard.tui.widgets import Field
+
+
+def _url(value: str) -> str:
+    return normalise_api_url(value)
+
+
+class WelcomeStep(StepScreen):
+    """Accueil."""
+
+    step_title = "Accueil"
+    help_text = (
+        "Cet assistant relie votre établissement au Tableau de bord de l'apprentissage (TDBA) : "
+        "clé d'échange, SIRET et UAI, CFA_SENTITE, test de connexion, envoi de nuit.\n\n"
+        "Production : le vrai TDBA. Recette : l'environnement d'essai de TDBA (une clé de "
+        "production n'y marche pas). Bac à sable : une copie locale, sans compte, pour essayer."
+    )
+
+    def compose_body(self) -> ComposeResult:
+        yield Static(
+            "Pour raccorder votre établissement au [b]Tableau de bord de l'apprentissage[/b], "
+            "il vous faut :\n"
+            " • un compte TDBA (cfas.apprentissage.beta.gouv.fr) ;\n"
+            " • les droits d'administration de votre ERP ;\n"
+            " • environ 20 minutes.\n"
+            "Rien n'est enregistré avant la dernière étape."
+        )
+        sandbox = self.wizard.sandbox_url
+        choices = [("production", "Production (TDBA réel)"), ("recette", "Recette (essais TDBA)")]
+        if sandbox:
+            choices.insert(0, ("sandbox", "Bac à sable local (démonstration)"))
+        choices.append(("custom", "Autre adresse"))
+        current = self._current_choice()
+        with RadioSet(id="environment"):
+            for key, label in choices:
+                yield RadioButton(label, value=key == current, name=key, id=f"env-{key}")
+        yield Field(
+            "Adresse de l'API (si « Autre adresse »)",
+            field_id="custom-url",
+            value=self.draft.api_url if current == "custom" else "",
+            placeholder="https://…/api/",
+            validator=IdentifierValidator(_url, optional=True),
+        )
+        if sandbox:
+            yield Static(self.wizard.sandbox_help, classes="hint")
+
+    def _current_choice(self) -> str:
+        if self.wizard.sandbox_url and self.draft.api_url == self.wizard.sandbox_url:
+            return "sandbox"
+        for key, url in ENVIRONMENTS.items():
+            if url == self.draft.api_url:
+                return key
+        return "custom"
+
+    def _choice(self) -> str:
+        pressed = self.query_one("#environment", RadioSet).pressed_button
+        return pressed.name if pressed is not None and pressed.name else "production"
+
+    def check(self) -> str | None:
+        if self._choice() == "custom":
+            field = self.query_one("#custom-url-field", Field)
+            if not field.value.strip():
+                return "Indiquez l'adresse de l'API (elle se termine par /api/)."
+            return field.error()
+        return None
+
+    def apply(self, draft: Draft) -> None:
+        choice = self._choice()
+        if choice == "sandbox" and self.wizard.sandbox_url:
+            draft.api_url = self.wizard.sandbox_url
+        elif choice == "custom":
+            draft.api_url = _url(self.query_one("#custom-url-field", Field).value)
+        else:
+            draft.api_url = ENVIRONMENTS.get(choice, draft.api_url)

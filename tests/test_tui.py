@@ -1,0 +1,300 @@
+"""The wizard driven with Pilot over real HTTP against the sandbox; asserts what was written."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+from textual.widgets import Input, Static
+
+from tdba_wizard.config import Config, Establishment, load_config, save_config
+from tdba_wizard.paths import credentials_path
+from tdba_wizard.sandbox import Sandbox
+from tdba_wizard.schedule import Crontab
+from tdba_wizard.secrets import SERVICE, SecretStore
+from tdba_wizard.services import WizardServices
+from tdba_wizard.tui.app import WizardApp
+from tdba_wizard.tui.screens.connection import ConnectionStep
+from tdba_wizard.tui.screens.establishment import EstablishmentStep
+from tdba_wizard.tui.screens.home import HomeScreen
+from tdba_wizard.tui.screens.key import KeyStep
+from tdba_wizard.tui.screens.review import DoneScreen
+
+from .conftest import DEMO_KEY, MemoryKeyring
+from .servers import free_port
+
+pytestmark = pytest.mark.anyio
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    """Textual runs on asyncio (anyio's pytest plugin, which httpx brings, runs the tests)."""
+    return "asyncio"
+
+
+def services(tmp_path: Path) -> WizardServices:
+    crontab = Crontab()
+    crontab.program = None  # these tests never touch the real crontab
+    return WizardServices(tmp_path / "profile" / "config.toml", tmp_path / "state", crontab)
+
+
+async def settle(pilot: Any) -> None:
+    await pilot.app.workers.wait_for_complete()
+    await pilot.pause()
+
+
+def set_value(app: WizardApp, selector: str, value: str) -> None:
+    app.screen.query_one(selector, Input).value = value
+
+
+def text_of(app: WizardApp, selector: str) -> str:
+    return str(app.screen.query_one(selector, Static).render())
+
+
+async def next_step(pilot: Any) -> None:
+    await pilot.press("ctrl+n")
+    await settle(pilot)
+
+
+async def goto_connection(pilot: Any, url: str, key: str, uai: str, siret: str) -> None:
+    """Fill Accueil (custom URL), the key, the establishment and the ERP step."""
+    app = pilot.app
+    await pilot.click("#env-custom")
+    set_value(app, "#custom-url", url)
+    await next_step(pilot)
+    assert isinstance(app.screen, KeyStep)
+    set_value(app, "#key", f'  "{key}"\n')
+    await next_step(pilot)
+    assert isinstance(app.screen, EstablishmentStep)
+    set_value(app, "#siret", siret)
+    set_value(app, "#uai", uai)
+    await pilot.click("#lookup")
+    await settle(pilot)
+    await next_step(pilot)
+    if isinstance(app.screen, EstablishmentStep):
+        return  # the look-up did not confirm the establishment
+    set_value(app, "#sentite", "1443191")
+    await next_step(pilot)
+
+
+async def test_full_onboarding(
+    sandbox: Sandbox, tmp_path: Path, memory_keyring: MemoryKeyring
+) -> None:
+    organisme = sandbox.organismes[0]
+    app = WizardApp(services(tmp_path))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        await goto_connection(
+            pilot, sandbox.url, organisme.demo_key, organisme.uai, organisme.siret
+        )
+        assert isinstance(app.screen, ConnectionStep)
+        assert "La clé d'échange est acceptée" in text_of(app, "#result")
+        assert "sandbox" in text_of(app, "#result")
+        await next_step(pilot)  # Planification
+        await next_step(pilot)  # Vérification
+        review = text_of(app, ".card")
+        assert "7a72e3b6-••••" in review and organisme.demo_key not in review
+        assert not app.services.config_path.exists()  # nothing written before "Enregistrer"
+        await next_step(pilot)
+        await settle(pilot)
+        assert isinstance(app.screen, DoneScreen)
+    config = load_config(app.services.config_path)
+    assert [(e.uai, e.sentite) for e in config.establishments] == [(organisme.uai, 1443191)]
+    assert config.api.url == sandbox.url
+    assert memory_keyring.entries == {
+        (SERVICE, f"{organisme.uai}-{organisme.siret}"): organisme.demo_key
+    }
+    assert organisme.demo_key not in app.services.config_path.read_text("utf-8")
+
+
+async def test_quitting_midway_writes_nothing(
+    sandbox: Sandbox, tmp_path: Path, memory_keyring: MemoryKeyring
+) -> None:
+    organisme = sandbox.organismes[0]
+    app = WizardApp(services(tmp_path))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        await goto_connection(
+            pilot, sandbox.url, organisme.demo_key, organisme.uai, organisme.siret
+        )
+        await pilot.press("ctrl+q")
+        await pilot.pause()
+        await pilot.click("#yes")
+        await pilot.pause()
+    assert not app.services.config_path.exists()
+    assert memory_keyring.entries == {}
+
+
+async def test_refused_key_leads_back_to_the_key_step(sandbox: Sandbox, tmp_path: Path) -> None:
+    organisme = sandbox.organismes[0]
+    app = WizardApp(services(tmp_path))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        await goto_connection(pilot, sandbox.url, DEMO_KEY, organisme.uai, organisme.siret)
+        assert "Clé refusée" in text_of(app, "#result")
+        assert "Générez-en une nouvelle" in text_of(app, "#result")
+        await next_step(pilot)
+        assert isinstance(app.screen, ConnectionStep)  # cannot go on
+        await pilot.click("#fix-key")
+        await pilot.pause()
+        assert isinstance(app.screen, KeyStep)
+    assert not app.services.config_path.exists()
+
+
+async def test_unreachable_api_leads_back_to_the_address(sandbox: Sandbox, tmp_path: Path) -> None:
+    organisme = sandbox.organismes[0]
+    app = WizardApp(services(tmp_path))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        await goto_connection(
+            pilot, sandbox.url, organisme.demo_key, organisme.uai, organisme.siret
+        )
+        app.draft.api_url = f"http://127.0.0.1:{free_port()}/api/"
+        await pilot.click("#retry")
+        await settle(pilot)
+        assert "TDBA injoignable" in text_of(app, "#result")
+        assert "refuse la connexion" in text_of(app, "#result")
+        await pilot.click("#fix-url")
+        await pilot.pause()
+        assert app.screen.__class__.__name__ == "WelcomeStep"
+
+
+async def test_unknown_establishment_is_explained(sandbox: Sandbox, tmp_path: Path) -> None:
+    organisme = sandbox.organismes[0]
+    app = WizardApp(services(tmp_path))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        await goto_connection(pilot, sandbox.url, organisme.demo_key, "0755805C", organisme.siret)
+        assert isinstance(app.screen, EstablishmentStep)
+        assert "non confirmé" in text_of(app, "#lookup-result")
+        assert "Lancez la recherche" in text_of(app, "#step-error")
+
+
+async def test_only_siret_offers_the_uais(sandbox: Sandbox, tmp_path: Path) -> None:
+    app = WizardApp(services(tmp_path))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        await pilot.click("#env-custom")
+        set_value(app, "#custom-url", sandbox.url)
+        await next_step(pilot)
+        set_value(app, "#key", sandbox.organismes[1].demo_key)
+        await next_step(pilot)
+        set_value(app, "#siret", "13002526500013")
+        await pilot.click("#lookup")
+        await settle(pilot)
+        assert "2 UAI pour ce SIRET" in text_of(app, "#lookup-result")
+        await pilot.press("enter")  # the first UAI offered
+        await settle(pilot)
+        assert app.draft.organisme is not None and app.draft.organisme.siret == "13002526500013"
+
+
+def seed_config(app_services: WizardServices, sandbox: Sandbox, key: str) -> Establishment:
+    organisme = sandbox.organismes[0]
+    establishment = Establishment(name="CFA 1", uai=organisme.uai, siret=organisme.siret, sentite=7)
+    save_config(
+        app_services.config_path,
+        Config.model_validate(
+            {"api": {"url": sandbox.url}, "establishments": [establishment.model_dump()]}
+        ),
+    )
+    SecretStore(credentials_path(app_services.config_path)).store(
+        organisme.uai, organisme.siret, key
+    )
+    return establishment
+
+
+async def test_rerun_adds_a_second_establishment(
+    sandbox: Sandbox, tmp_path: Path, memory_keyring: MemoryKeyring
+) -> None:
+    app_services = services(tmp_path)
+    seed_config(app_services, sandbox, sandbox.organismes[0].demo_key)
+    second = sandbox.organismes[1]
+    app = WizardApp(app_services)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        assert isinstance(app.screen, HomeScreen)
+        await pilot.press("a")
+        await settle(pilot)
+        assert isinstance(app.screen, KeyStep)
+        set_value(app, "#key", second.demo_key)
+        await next_step(pilot)
+        set_value(app, "#siret", second.siret)
+        set_value(app, "#uai", second.uai)
+        await pilot.click("#lookup")
+        await settle(pilot)
+        await next_step(pilot)
+        set_value(app, "#sentite", "42")
+        await next_step(pilot)
+        assert "acceptée" in text_of(app, "#result")
+        await next_step(pilot)
+        await next_step(pilot)
+        await settle(pilot)
+        assert isinstance(app.screen, DoneScreen)
+    config = load_config(app_services.config_path)
+    assert [e.uai for e in config.establishments] == [sandbox.organismes[0].uai, second.uai]
+    assert len(memory_keyring.entries) == 2
+
+
+async def test_edit_the_key(
+    sandbox: Sandbox, tmp_path: Path, memory_keyring: MemoryKeyring
+) -> None:
+    app_services = services(tmp_path)
+    establishment = seed_config(app_services, sandbox, DEMO_KEY)  # a key TDBA refuses
+    good = sandbox.organismes[0].demo_key
+    app = WizardApp(app_services)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        await pilot.press("e")
+        await settle(pilot)
+        set_value(app, "#key", good)
+        await next_step(pilot)  # ERP step, prefilled
+        await next_step(pilot)  # connection test with the new key
+        assert "acceptée" in text_of(app, "#result")
+        await next_step(pilot)
+        await next_step(pilot)
+        await settle(pilot)
+        assert isinstance(app.screen, DoneScreen)
+    stored = memory_keyring.entries[(SERVICE, f"{establishment.uai}-{establishment.siret}")]
+    assert stored == good
+    assert load_config(app_services.config_path).establishments == [establishment]
+
+
+async def test_remove_with_confirmation(
+    sandbox: Sandbox, tmp_path: Path, memory_keyring: MemoryKeyring
+) -> None:
+    app_services = services(tmp_path)
+    seed_config(app_services, sandbox, sandbox.organismes[0].demo_key)
+    app = WizardApp(app_services)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        await pilot.press("d")
+        await pilot.pause()
+        await pilot.click("#no")
+        await pilot.pause()
+        assert len(load_config(app_services.config_path).establishments) == 1
+        await pilot.press("d")
+        await pilot.pause()
+        await pilot.click("#yes")
+        await settle(pilot)
+        assert "retiré" in text_of(app, "#status")
+    assert load_config(app_services.config_path).establishments == []
+    assert memory_keyring.entries == {}
+
+
+async def test_home_tests_all(sandbox: Sandbox, tmp_path: Path) -> None:
+    app_services = services(tmp_path)
+    seed_config(app_services, sandbox, sandbox.organismes[0].demo_key)
+    app = WizardApp(app_services)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        await pilot.press("t")
+        await settle(pilot)
+        assert "Tous les établissements répondent" in text_of(app, "#status")
+
+
+@pytest.fixture(autouse=True)
+def no_browser(monkeypatch: pytest.MonkeyPatch) -> None:
+    import webbrowser
+
+    monkeypatch.setattr(webbrowser, "open", lambda url: False)
