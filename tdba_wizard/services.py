@@ -134,6 +134,14 @@ class WizardServices:
         except ConfigNotFoundError:
             return None
 
+    def keyring_problem(self) -> str | None:
+        """Return why the keyring cannot hold a key here, or None when it can."""
+        try:
+            self.store.keyring_description()
+        except SecretError as error:
+            return error.message
+        return None
+
     def keyring_description(self) -> str:
         """Return where keys go by default, or why the keyring cannot be used."""
         try:

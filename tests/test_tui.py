@@ -6,12 +6,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from textual.widgets import Input, Static
+from textual.widgets import Static
 
 from tdba_wizard.config import Config, Establishment, load_config, save_config
 from tdba_wizard.paths import credentials_path
 from tdba_wizard.sandbox import Sandbox
-from tdba_wizard.schedule import Crontab
 from tdba_wizard.secrets import SERVICE, SecretStore
 from tdba_wizard.services import WizardServices
 from tdba_wizard.tui.app import WizardApp
@@ -20,6 +19,8 @@ from tdba_wizard.tui.screens.establishment import EstablishmentStep
 from tdba_wizard.tui.screens.home import HomeScreen
 from tdba_wizard.tui.screens.key import KeyStep
 from tdba_wizard.tui.screens.review import DoneScreen
+from tdba_wizard.tui.tour import next_step, set_value, settle
+from tdba_wizard.tui.tour import services as shared_services
 
 from .conftest import DEMO_KEY, MemoryKeyring
 from .servers import free_port
@@ -34,27 +35,11 @@ def anyio_backend() -> str:
 
 
 def services(tmp_path: Path) -> WizardServices:
-    crontab = Crontab()
-    crontab.program = None  # these tests never touch the real crontab
-    return WizardServices(tmp_path / "profile" / "config.toml", tmp_path / "state", crontab)
-
-
-async def settle(pilot: Any) -> None:
-    await pilot.app.workers.wait_for_complete()
-    await pilot.pause()
-
-
-def set_value(app: WizardApp, selector: str, value: str) -> None:
-    app.screen.query_one(selector, Input).value = value
+    return shared_services(tmp_path)
 
 
 def text_of(app: WizardApp, selector: str) -> str:
     return str(app.screen.query_one(selector, Static).render())
-
-
-async def next_step(pilot: Any) -> None:
-    await pilot.press("ctrl+n")
-    await settle(pilot)
 
 
 async def goto_connection(pilot: Any, url: str, key: str, uai: str, siret: str) -> None:
@@ -298,3 +283,33 @@ def no_browser(monkeypatch: pytest.MonkeyPatch) -> None:
     import webbrowser
 
     monkeypatch.setattr(webbrowser, "open", lambda url: False)
+
+
+async def test_no_keyring_offers_the_file_explicitly(
+    sandbox: Sandbox, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import keyring
+    from keyring.backends import fail
+
+    keyring.set_keyring(fail.Keyring())
+    monkeypatch.delenv("DBUS_SESSION_BUS_ADDRESS", raising=False)
+    organisme = sandbox.organismes[0]
+    app = WizardApp(services(tmp_path))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        await goto_connection(
+            pilot, sandbox.url, organisme.demo_key, organisme.uai, organisme.siret
+        )
+        await next_step(pilot)
+        await next_step(pilot)
+        assert "aucun bus de session D-Bus" in text_of(app, "#keyring-warning")
+        await next_step(pilot)  # refused: no silent fallback
+        assert "cochez le fichier protégé" in text_of(app, "#step-error")
+        assert not app.services.config_path.exists()
+        await pilot.click("#use-file")
+        await next_step(pilot)
+        await settle(pilot)
+        assert isinstance(app.screen, DoneScreen)
+    credentials = credentials_path(app.services.config_path)
+    assert oct(credentials.stat().st_mode & 0o777) == "0o600"
+    assert SecretStore(credentials).get(organisme.uai, organisme.siret).backend == "file"

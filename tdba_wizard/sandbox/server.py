@@ -341,6 +341,8 @@ def _make_handler(sandbox: Sandbox) -> type[BaseHTTPRequestHandler]:
             else:
                 payload = json.dumps(body, ensure_ascii=False).encode("utf-8")
                 content_type = "application/json; charset=utf-8"
+            with state.lock:  # logged before answering, so a client never sees it missing
+                state.requests.append((self.command, self.path, status))
             self.send_response(status)
             self.send_header("Content-Type", content_type)
             self.send_header("Content-Length", str(len(payload)))
@@ -348,8 +350,6 @@ def _make_handler(sandbox: Sandbox) -> type[BaseHTTPRequestHandler]:
                 self.send_header(name, value)
             self.end_headers()
             self.wfile.write(payload)
-            with state.lock:
-                state.requests.append((self.command, self.path, status))
 
         def _send_slowly(self, status: int, body: Any, seconds: float) -> None:
             payload = json.dumps(body).encode("utf-8")

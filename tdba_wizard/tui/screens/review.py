@@ -7,7 +7,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
 from textual.screen import Screen
-from textual.widgets import Button, Footer, Static
+from textual.widgets import Button, Checkbox, Footer, Static
 
 from tdba_wizard.errors import TdbaError
 from tdba_wizard.identifiers import mask_api_key
@@ -28,6 +28,13 @@ class ReviewStep(StepScreen):
 
     def compose_body(self) -> ComposeResult:
         draft = self.draft
+        keyring_problem = self.wizard.services.keyring_problem() if draft.key else None
+        if keyring_problem and draft.secret_store == "keyring":
+            yield Static(f"[b]⚠ {keyring_problem}[/b]", id="keyring-warning", classes="error")
+            yield Checkbox(
+                "Garder la clé dans le fichier protégé (lisible par vous seul, 0600) à la place",
+                id="use-file",
+            )
         where = (
             f"fichier protégé {self.wizard.services.store.credentials_file}"
             if draft.secret_store == "file"
@@ -52,7 +59,25 @@ class ReviewStep(StepScreen):
             classes="card",
         )
 
+    def on_checkbox_changed(self, event: Checkbox.Changed) -> None:
+        # An explicit choice, made here by the admin: never a silent fallback.
+        self.draft.secret_store = "file" if event.value else "keyring"
+
+    def check(self) -> str | None:
+        if self.draft.key and self.draft.secret_store == "keyring":
+            problem = self.wizard.services.keyring_problem()
+            if problem:
+                return (
+                    "Le trousseau est indisponible : cochez le fichier protégé, ou rendez le "
+                    "trousseau accessible puis recommencez."
+                )
+        return None
+
     def action_next(self) -> None:
+        message = self.check()
+        if message:
+            self.show_error(message)
+            return
         self.query_one("#next", Button).disabled = True
         self.show_error("Enregistrement…")
         self.save()
