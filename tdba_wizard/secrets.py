@@ -358,28 +358,12 @@ class SecretStore:
 
     def delete(self, uai: str, siret: str) -> list[str]:
         """Delete the key from the keyring and the credentials file; return where it was."""
-        from keyring.errors import PasswordDeleteError
-
-        name = entry_name(uai, siret)
         removed: list[str] = []
-        keys = self._read_file()
-        if name in keys:
-            del keys[name]
-            self._write_file(keys)
+        if self.delete_from(uai, siret, "file"):
             removed.append(self._file_where())
-
-        env = env_var_name(uai)
-
-        def delete_entry(backend: Any) -> bool:
-            try:
-                backend.delete_password(SERVICE, name)
-            except PasswordDeleteError:
-                return False
-            return True
-
         try:
-            if self._keyring_call("suppression", env, delete_entry):
-                removed.append(_describe_backend(self._keyring(env)))
+            if self.delete_from(uai, siret, "keyring"):
+                removed.append(_describe_backend(self._keyring(env_var_name(uai))))
         except KeyringUnavailableError:
             if not removed:
                 raise
