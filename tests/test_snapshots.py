@@ -27,6 +27,14 @@ def fixed_sandbox() -> Iterator[Sandbox]:
         yield server
 
 
+@pytest.fixture(autouse=True)
+def fixed_program(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The installed program's path is shown on screen; it differs between machines."""
+    from tdba_wizard import schedule
+
+    monkeypatch.setattr(schedule, "program_command", lambda: ["/opt/tdba/bin/tdba-wizard"])
+
+
 @pytest.fixture
 def app() -> Iterator[WizardApp]:
     shutil.rmtree(PROFILE, ignore_errors=True)

@@ -11,6 +11,7 @@ from textual.widgets import Static
 from tdba_wizard.config import Config, Establishment, load_config, save_config
 from tdba_wizard.paths import credentials_path
 from tdba_wizard.sandbox import Sandbox
+from tdba_wizard.schedule import Crontab
 from tdba_wizard.secrets import SERVICE, SecretStore
 from tdba_wizard.services import WizardServices
 from tdba_wizard.tui.app import WizardApp
@@ -313,3 +314,34 @@ async def test_no_keyring_offers_the_file_explicitly(
     credentials = credentials_path(app.services.config_path)
     assert oct(credentials.stat().st_mode & 0o777) == "0o600"
     assert SecretStore(credentials).get(organisme.uai, organisme.siret).backend == "file"
+
+
+@pytest.mark.crontab
+async def test_schedule_from_home_installs_the_job(
+    sandbox: Sandbox, tmp_path: Path, user_crontab: Crontab
+) -> None:
+    from tdba_wizard.schedule import find_block, installed_lines
+
+    app_services = WizardServices(tmp_path / "profile" / "config.toml", tmp_path / "state")
+    seed_config(app_services, sandbox, sandbox.organismes[0].demo_key)
+    # The key in the explicit file, so that the proof from cron's environment can pass.
+    organisme = sandbox.organismes[0]
+    SecretStore(credentials_path(app_services.config_path)).store(
+        organisme.uai, organisme.siret, organisme.demo_key, "file"
+    )
+    app = WizardApp(app_services)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        await pilot.press("p")
+        await settle(pilot)
+        assert "Ligne ajoutée à votre crontab" in text_of(app, "#preview")
+        assert "--scheduled-for 23:00/Europe/Paris" in text_of(app, "#preview")
+        set_value(app, "#time", "22:30")
+        await next_step(pilot)
+        await next_step(pilot)  # Enregistrer
+        await settle(pilot)
+        assert isinstance(app.screen, DoneScreen)
+    content = user_crontab.read()
+    assert find_block(content) is not None
+    assert "--scheduled-for 22:30/Europe/Paris" in installed_lines(content)[0]
+    assert load_config(app_services.config_path).schedule.time == "22:30"

@@ -87,8 +87,14 @@ class ScheduleStep(StepScreen):
             preview.update("")
             return
         time = _time(field.value)
+        entry = services.schedule_entry(time, "Europe/Paris")
+        lines = [line for line in entry.block().decode().splitlines() if not line.startswith("#")]
         runs = "\n".join(f" • {line}" for line in services.next_runs(time, "Europe/Paris")[:2])
-        preview.update(f"Prochains passages :\n{runs}")
+        preview.update(
+            "Ligne ajoutée à votre crontab (et seulement elle) :\n"
+            + "\n".join(lines)
+            + f"\nProchains passages :\n{runs}"
+        )
 
     def check(self) -> str | None:
         for field_id in ("time", "report"):
