@@ -158,6 +158,18 @@ def test_home(snap_compare: Any, app: WizardApp, fixed_sandbox: Sandbox) -> None
     assert snap_compare(app, terminal_size=SIZE, run_before=settle)
 
 
+def test_review_light_theme_large_terminal(
+    snap_compare: Any, app: WizardApp, fixed_sandbox: Sandbox
+) -> None:
+    """Vérification in the light theme on a 120×40 terminal: same content, readable colours."""
+
+    async def run_before(pilot: Any) -> None:
+        pilot.app.theme = "textual-light"
+        await until(fixed_sandbox, "ReviewStep")(pilot)
+
+    assert snap_compare(app, terminal_size=(120, 40), run_before=run_before)
+
+
 def test_no_key_in_any_snapshot(fixed_sandbox: Sandbox) -> None:
     """Runs last in this module: no stored snapshot contains a key."""
     assert_masked(Path(__file__).parent / "__snapshots__" / "test_snapshots", fixed_sandbox)
