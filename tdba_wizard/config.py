@@ -238,11 +238,6 @@ class Establishment(_Section):
     def _source(cls, value: str | None) -> str | None:
         return check_source_template(value)
 
-    @property
-    def key_id(self) -> str:
-        """Return the identifier of this establishment's secret entry (UAI-SIRET)."""
-        return f"{self.uai}-{self.siret}"
-
     def source_path(self) -> Path | None:
         """Return the export path with its placeholders filled in."""
         if self.source is None:
@@ -375,14 +370,6 @@ def load_config(path: Path) -> Config:
     except OSError as error:
         raise ConfigError(f"Lecture impossible de {path} : {error.strerror}.") from None
     return parse_config(text, path)
-
-
-def load_or_default(path: Path) -> Config:
-    """Read the config file, or return an empty default config if there is none yet."""
-    try:
-        return load_config(path)
-    except ConfigNotFoundError:
-        return Config()
 
 
 def render_config(config: Config) -> str:

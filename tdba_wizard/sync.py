@@ -219,9 +219,6 @@ class Spool:
             refs = [(int(line), erp) for line, erp in data["refs"]]
             yield Batch(parts, refs, len(body), path)
 
-    def count(self) -> int:
-        return len(list(self.directory.glob("*.json"))) if self.directory.is_dir() else 0
-
 
 # -- delivery ----------------------------------------------------------------------------
 
