@@ -334,6 +334,8 @@ class _Run:
         task = asyncio.create_task(self._deliver(batch))
         self.tasks.add(task)
         task.add_done_callback(self.tasks.discard)
+        # Let the request go out now, so TDBA works on this batch while the next one is read.
+        await asyncio.sleep(0)
 
     async def drain(self) -> None:
         while self.tasks:
