@@ -306,7 +306,10 @@ def _confirm(question: str, assume_yes: bool) -> bool:
     if assume_yes or not sys.stdin.isatty():
         return True
     answer = input(f"{question} [o/N] ").strip().lower()
-    return answer in ("o", "oui", "y", "yes")
+    if answer in ("o", "oui", "y", "yes"):
+        return True
+    print("Abandon : rien n'a été modifié.", file=sys.stderr)
+    return False
 
 
 def _cmd_add(args: argparse.Namespace) -> int:
@@ -359,7 +362,6 @@ def _cmd_add(args: argparse.Namespace) -> int:
         f"{establishment.siret}) dans {config_path} et la clé dans le {destination} ?",
         args.yes,
     ):
-        print("Abandon : rien n'a été modifié.", file=sys.stderr)
         return ExitCode.FAILURE
     where = apply_add(plan, store, key, target)
     print(
@@ -388,7 +390,6 @@ def _cmd_remove(args: argparse.Namespace) -> int:
         f"Retirer « {target.name} » (UAI {target.uai}, SIRET {target.siret}) et supprimer sa clé ?",
         args.yes,
     ):
-        print("Abandon : rien n'a été modifié.", file=sys.stderr)
         return ExitCode.FAILURE
     store = _secret_store(config_path)
     try:
@@ -517,7 +518,6 @@ def _cmd_key(args: argparse.Namespace) -> int:
     if not _confirm(
         f"Enregistrer la nouvelle clé de « {target.name} » dans le {where_to} ?", args.yes
     ):
-        print("Abandon : rien n'a été modifié.", file=sys.stderr)
         return ExitCode.FAILURE
     where = store.store(target.uai, target.siret, key, args.secret_store)
     print(f"✔ Clé {mask_api_key(key)} de « {target.name} » enregistrée dans le {where}.")
@@ -554,7 +554,6 @@ def _cmd_schedule(args: argparse.Namespace) -> int:
     crontab = Crontab()
     if args.action == "remove":
         if not _confirm("Retirer la tâche de nuit de la crontab ?", args.yes):
-            print("Abandon : rien n'a été modifié.", file=sys.stderr)
             return ExitCode.FAILURE
         if remove(crontab):
             print("✔ Tâche de nuit retirée ; le reste de la crontab est inchangé.")
@@ -617,7 +616,6 @@ def _cmd_schedule(args: argparse.Namespace) -> int:
         print("Simulation (--dry-run) : rien n'est installé.")
         return ExitCode.OK
     if not _confirm("Installer cette tâche dans votre crontab ?", args.yes):
-        print("Abandon : rien n'a été modifié.", file=sys.stderr)
         return ExitCode.FAILURE
     if updated != config:
         save_config(config_path, updated)
