@@ -26,10 +26,12 @@ from tdba_wizard.schedule import (
     ScheduleError,
     cron_environment,
     installed_lines,
+    installed_program,
     make_entry,
     parse_time,
 )
 from tdba_wizard.secrets import FoundSecret, SecretError, SecretStore
+from tdba_wizard.state import last_sync_entry, load_last_sync
 
 SCHEMA = "tdba-wizard/check/1"
 WARN_AFTER = dt.timedelta(days=2)
@@ -210,9 +212,9 @@ def check_last_sync(
     establishment: Establishment, last: dict[str, Any], now: dt.datetime
 ) -> list[Check]:
     """Age of the last successful sync, and the 12-month revocation horizon."""
-    entry = (last.get("establishments") or {}).get(f"{establishment.uai}-{establishment.siret}")
-    if not isinstance(entry, dict) or not entry.get("last_success"):
-        attempted = isinstance(entry, dict) and entry.get("last_attempt")
+    entry = last_sync_entry(last, establishment.uai, establishment.siret)
+    if entry is None or not entry.get("last_success"):
+        attempted = entry is not None and entry.get("last_attempt")
         return [
             Check(
                 "last_sync",
@@ -340,10 +342,7 @@ def check_schedule(config: Config, config_path: Path, state: Path) -> Check:
             "Aucune tâche de nuit installée.",
             "« tdba-wizard schedule install »",
         )
-    tokens = shlex.split(lines[0])[5:]
-    if tokens and tokens[0].endswith("flock"):
-        tokens = tokens[3:]
-    program = tokens[0] if tokens else ""
+    program = installed_program(lines[0])
     if not program or not os.access(program, os.X_OK):
         return Check(
             "schedule",
@@ -420,8 +419,6 @@ async def run_check(
     config_path: Path, state: Path, *, cron_env: bool = False, program: list[str] | None = None
 ) -> CheckReport:
     """Build the report: config, API, schedule, then every establishment concurrently."""
-    from tdba_wizard.sync import load_last_sync
-
     now = dt.datetime.now(dt.UTC)
     report = CheckReport(config_path, now)
     try:

@@ -16,7 +16,6 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from tdba_wizard import __version__
-from tdba_wizard.config import Config
 from tdba_wizard.errors import ExitCode, InputError, NagiosCode, TdbaError
 from tdba_wizard.paths import STATE_ENV, credentials_path, default_config_path
 from tdba_wizard.secrets import SecretError, SecretStore, StoreTarget, entry_name
@@ -584,12 +583,7 @@ def _cmd_schedule(args: argparse.Namespace) -> int:
         print(f"Prochains passages (chaque jour à {when.hhmm}, {when.timezone}) :\n{runs}")
         return ExitCode.OK
 
-    changes: dict[str, str] = {"time": when.hhmm, "timezone": when.timezone}
-    if args.report_to:
-        changes["report_to"] = args.report_to
-    updated = Config.model_validate(
-        {**config.model_dump(), "schedule": {**config.schedule.model_dump(), **changes}}
-    )
+    updated = config.with_schedule(when.hhmm, when.timezone, args.report_to)
     if not crontab.available:
         raise NoCrontabError(
             "Pas de « crontab » sur ce système (macOS sans cron, Windows, conteneur). "
@@ -649,9 +643,8 @@ def _cmd_sync(args: argparse.Namespace) -> int:
             raise InputError(f"--scheduled-for : {error.message}") from None
         now = dt.datetime.now(dt.UTC)
         if not when.is_due(now):
-            local = now.astimezone(when.occurrence(now.date()).tzinfo)
             print(
-                f"{local:%Y-%m-%d %H:%M} ({when.timezone}) : ce n'est pas l'heure prévue "
+                f"{when.local(now):%Y-%m-%d %H:%M} ({when.timezone}) : ce n'est pas l'heure prévue "
                 f"({when.hhmm}) ; rien à faire à ce passage."
             )
             return ExitCode.OK

@@ -271,6 +271,15 @@ class Config(_Section):
             seen[couple] = index
         return self
 
+    def with_schedule(self, time: str, timezone: str, report_to: str | None = None) -> Config:
+        """Return a validated copy with the nightly time, zone and (if given) report address."""
+        changes: dict[str, str] = {"time": time, "timezone": timezone}
+        if report_to:
+            changes["report_to"] = report_to
+        data = self.model_dump()
+        data["schedule"] = {**data["schedule"], **changes}
+        return Config.model_validate(data)
+
     def find(self, uai: str, siret: str | None = None) -> list[Establishment]:
         """Return the establishments with this UAI (and SIRET, if given)."""
         return [

@@ -74,6 +74,10 @@ class DailyTime:
         hhmm, _, zone = token.partition("/")
         return parse_time(hhmm, zone)
 
+    def local(self, instant: dt.datetime) -> dt.datetime:
+        """Return ``instant`` on the clock of this time's zone."""
+        return instant.astimezone(ZoneInfo(self.timezone))
+
     def occurrence(self, day: dt.date) -> dt.datetime:
         """Return the instant of this time on ``day`` in its zone (aware)."""
         naive = dt.datetime(day.year, day.month, day.day, self.hour, self.minute)
@@ -93,7 +97,7 @@ class DailyTime:
 
     def is_due(self, now: dt.datetime) -> bool:
         """Return True when ``now`` is this time (up to :data:`GRACE` late) in its zone."""
-        local = now.astimezone(ZoneInfo(self.timezone))
+        local = self.local(now)
         for day in (local.date(), local.date() - dt.timedelta(days=1)):
             start = self.occurrence(day)
             if start <= now < start + GRACE:
@@ -297,6 +301,14 @@ def installed_lines(crontab: bytes) -> list[str]:
         return []
     body = crontab[span[0] : span[1]].decode("utf-8", "replace").splitlines()
     return [line for line in body if line.strip() and not line.lstrip().startswith("#")]
+
+
+def installed_program(line: str) -> str:
+    """Return the program a job line of our block runs (after the cron fields and the lock)."""
+    tokens = shlex.split(line.replace("\\%", "%"))[5:]
+    if tokens and tokens[0].endswith("flock"):
+        tokens = tokens[3:]  # flock -n LOCKFILE
+    return tokens[0] if tokens else ""
 
 
 # -- the crontab program -----------------------------------------------------------------

@@ -65,6 +65,14 @@ class KeyringUnavailableError(SecretError):
 
 
 @dataclass(frozen=True)
+class _Unusable:
+    """Why the keyring cannot be used on this machine, as detected."""
+
+    reason: str
+    message: str
+
+
+@dataclass(frozen=True)
 class FoundSecret:
     """A key and where it was found. Its repr never shows the key."""
 
@@ -145,33 +153,26 @@ class SecretStore:
         self.credentials_file = credentials_file
         self.environ = os.environ if environ is None else environ
         self.timeout = timeout
-        # One detection per store: the answer does not change while a command runs, and
-        # --check reads the keys of many establishments.
-        self._backend: Any = None
-        self._backend_error: KeyringUnavailableError | None = None
+        self._detected: Any = None  # the backend, or an _Unusable verdict
         self._file_cache: tuple[int, dict[str, str]] | None = None
 
     # -- keyring -------------------------------------------------------------------------
 
     def _keyring(self, env_hint: str) -> Any:
-        """Return the usable keyring backend, or raise with a reason the admin can act on."""
-        if self._backend is not None:
-            return self._backend
-        if self._backend_error is not None and self._backend_error.reason != "timeout":
-            raise KeyringUnavailableError(
-                self._backend_error.message.replace(env_var_name("<UAI>"), env_hint),
-                reason=self._backend_error.reason,
-            )
-        try:
-            self._backend = self._detect(env_var_name("<UAI>"))
-        except KeyringUnavailableError as error:
-            self._backend_error = error
-            raise KeyringUnavailableError(
-                error.message.replace(env_var_name("<UAI>"), env_hint), reason=error.reason
-            ) from None
-        return self._backend
+        """Return the usable keyring backend, or raise with a reason the admin can act on.
 
-    def _detect(self, env_hint: str) -> Any:
+        Detected once per store (a command reads many keys); a timed-out detection is retried.
+        """
+        if self._detected is None:
+            self._detected = self._detect()
+        if isinstance(self._detected, _Unusable):
+            raise KeyringUnavailableError(
+                self._detected.message + " " + _WAYS_OUT.format(env=env_hint),
+                reason=self._detected.reason,
+            )
+        return self._detected
+
+    def _detect(self) -> Any:
         import keyring
         from keyring.backends import fail
 
@@ -179,24 +180,22 @@ class SecretStore:
         empty_chain = type(backend).__name__ == "ChainerBackend" and not getattr(
             backend, "backends", None
         )
-        if isinstance(backend, fail.Keyring) or empty_chain:
-            if sys.platform.startswith("linux") and not self.environ.get(
-                "DBUS_SESSION_BUS_ADDRESS"
-            ):
-                raise KeyringUnavailableError(
-                    "Le trousseau du système n'est pas joignable : aucun bus de session D-Bus "
-                    "(session SSH, tâche cron ou conteneur). " + _WAYS_OUT.format(env=env_hint),
-                    reason="no-session-bus",
-                )
-            raise KeyringUnavailableError(
-                "Aucun trousseau du système utilisable sur cette machine (installez par exemple "
-                "gnome-keyring). " + _WAYS_OUT.format(env=env_hint),
-                reason="no-backend",
+        if not (isinstance(backend, fail.Keyring) or empty_chain):
+            return backend
+        if sys.platform.startswith("linux") and not self.environ.get("DBUS_SESSION_BUS_ADDRESS"):
+            return _Unusable(
+                "no-session-bus",
+                "Le trousseau du système n'est pas joignable : aucun bus de session D-Bus "
+                "(session SSH, tâche cron ou conteneur).",
             )
-        return backend
+        return _Unusable(
+            "no-backend",
+            "Aucun trousseau du système utilisable sur cette machine (installez par exemple "
+            "gnome-keyring).",
+        )
 
     def _keyring_call(self, what: str, env_hint: str, call: Callable[[Any], T]) -> T:
-        from keyring.errors import KeyringError, KeyringLocked
+        from keyring.errors import KeyringLocked
 
         backend = self._keyring(env_hint)
         try:
@@ -210,7 +209,7 @@ class SecretStore:
             ) from None
         except KeyringUnavailableError:
             raise
-        except (KeyringError, Exception) as error:
+        except Exception as error:
             # The error text of a backend never holds the key (it is not passed on reads), but
             # only its class name is kept, to be safe on writes.
             raise KeyringUnavailableError(

@@ -35,6 +35,7 @@ from tdba_wizard.schedule import (
     prove,
 )
 from tdba_wizard.secrets import SecretError, SecretStore, StoreTarget
+from tdba_wizard.state import last_sync_entry, load_last_sync
 
 ENVIRONMENTS = {
     "production": PRODUCTION_URL,
@@ -151,9 +152,7 @@ class WizardServices:
 
     def home_rows(self, config: Config) -> list[HomeRow]:
         """Return each establishment with its key state and last sync."""
-        from tdba_wizard.sync import load_last_sync
-
-        last = load_last_sync(self.state_dir).get("establishments") or {}
+        last = load_last_sync(self.state_dir)
         rows = []
         for e in config.establishments:
             try:
@@ -161,8 +160,8 @@ class WizardServices:
                 location, problem = found.where, None
             except SecretError as error:
                 location, problem = None, error.message
-            entry = last.get(f"{e.uai}-{e.siret}") if isinstance(last, dict) else None
-            when = entry.get("last_success") if isinstance(entry, dict) else None
+            entry = last_sync_entry(last, e.uai, e.siret)
+            when = entry.get("last_success") if entry is not None else None
             shown = (
                 dt.datetime.fromisoformat(when).astimezone().strftime("%d/%m/%Y %H:%M")
                 if when
@@ -207,17 +206,17 @@ class WizardServices:
         """Write the config and the key, then install the schedule if asked."""
         if draft.mode == "schedule":
             config = load_config(self.config_path)
-            data = config.model_dump()
-            data["schedule"] = {**data["schedule"], "time": draft.schedule_time}
-            if draft.report_to:
-                data["schedule"]["report_to"] = draft.report_to
-            save_config(self.config_path, Config.model_validate(data))
+            save_config(
+                self.config_path,
+                config.with_schedule(draft.schedule_time, draft.timezone, draft.report_to),
+            )
             location = "inchangé"
         elif draft.editing is not None:
             location = self._save_edit(draft)
         else:
             plan = plan_add(self.config_path, draft.establishment(), draft.api_url)
-            plan = _with_schedule(plan, draft)
+            after = plan.after.with_schedule(draft.schedule_time, draft.timezone, draft.report_to)
+            plan = AddPlan(plan.config_path, plan.before, after, plan.establishment)
             location = apply_add(plan, self.store, draft.key, draft.secret_store)
         schedule, problem = None, None
         if draft.install_schedule:
@@ -263,15 +262,3 @@ class WizardServices:
         """Remove an establishment from the config and delete its key."""
         plan = plan_remove(self.config_path, establishment.uai, establishment.siret)
         return apply_remove(plan, self.store)
-
-
-def _with_schedule(plan: AddPlan, draft: Draft) -> AddPlan:
-    """Return the add plan with the schedule settings of the draft folded into its config."""
-    data = plan.after.model_dump()
-    data["schedule"] = {
-        **data["schedule"],
-        "time": draft.schedule_time,
-        "timezone": draft.timezone,
-        **({"report_to": draft.report_to} if draft.report_to else {}),
-    }
-    return AddPlan(plan.config_path, plan.before, Config.model_validate(data), plan.establishment)

@@ -35,7 +35,8 @@ from tdba_wizard.dossiers import validate_dossier
 from tdba_wizard.errors import TdbaError
 from tdba_wizard.files import ensure_private_dir, write_private_atomic
 from tdba_wizard.readers import SourceError, read_source
-from tdba_wizard.secrets import SecretError, SecretStore
+from tdba_wizard.secrets import SecretError, SecretStore, entry_name
+from tdba_wizard.state import LAST_SYNC, last_sync_entry, load_last_sync
 
 MAX_BATCH_BYTES = 8 * 1024 * 1024  # well under TDBA's 10 MB
 FIRST_LINES = 5
@@ -379,7 +380,7 @@ async def _sync_establishment(
         except SecretError as error:
             report.errors.append(error.message)
             return report
-        spool = Spool(spool_root / f"{establishment.uai}-{establishment.siret}")
+        spool = Spool(spool_root / entry_name(establishment.uai, establishment.siret))
         run = _Run(client, key, report, spool, options, progress)
         if not options.dry_run:
             # One cheap request first: a refused key or an unreachable TDBA stops here, before
@@ -539,24 +540,15 @@ def save_results(report: SyncReport, state_dir: Path, text: str) -> Path:
     return text_path
 
 
-def load_last_sync(state_dir: Path) -> dict[str, Any]:
-    """Return what the last runs left for ``--check`` (empty when none ran)."""
-    try:
-        data = json.loads((state_dir / "last-sync.json").read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return {}
-    return data if isinstance(data, dict) else {}
-
-
 def _update_last_sync(report: SyncReport, state_dir: Path) -> None:
-    previous = load_last_sync(state_dir).get("establishments", {})
+    last = load_last_sync(state_dir)
     finished = (report.finished_at or report.started_at).isoformat()
+    previous = last.get("establishments")
     establishments = dict(previous) if isinstance(previous, dict) else {}
     for e in report.establishments:
-        key = f"{e.uai}-{e.siret}"
-        before = establishments.get(key, {}) if isinstance(establishments.get(key), dict) else {}
+        before = last_sync_entry(last, e.uai, e.siret) or {}
         delivered = e.sent > 0 or e.spool_delivered > 0
-        establishments[key] = {
+        establishments[entry_name(e.uai, e.siret)] = {
             "name": e.name,
             "last_attempt": finished,
             "status": e.status,
@@ -566,6 +558,6 @@ def _update_last_sync(report: SyncReport, state_dir: Path) -> None:
         }
     data = {"finished_at": finished, "ok": report.ok, "establishments": establishments}
     write_private_atomic(
-        state_dir / "last-sync.json",
+        state_dir / LAST_SYNC,
         (json.dumps(data, ensure_ascii=False, indent=2) + "\n").encode("utf-8"),
     )

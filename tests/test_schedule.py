@@ -322,3 +322,9 @@ def test_scheduled_sync_outside_its_time_does_nothing(
     token = f"{now.astimezone(ZoneInfo('Europe/Paris')):%H:%M}/Europe/Paris"
     assert main(["sync", "--scheduled-for", token]) == 0
     assert "ce n'est pas l'heure prévue" in capsys.readouterr().out
+
+
+def test_installed_program_is_read_back_from_the_line(tmp_path: Path) -> None:
+    entry = entry_for(tmp_path)
+    [line] = schedule.installed_lines(entry.block())
+    assert schedule.installed_program(line) == entry.program[0]

@@ -19,7 +19,8 @@ from tdba_wizard.dossiers import FieldError
 from tdba_wizard.paths import credentials_path, default_config_path, state_dir
 from tdba_wizard.sandbox import Failure, Sandbox
 from tdba_wizard.secrets import SecretStore
-from tdba_wizard.sync import SyncOptions, SyncReport, load_last_sync, run_sync, sync_lock
+from tdba_wizard.state import load_last_sync
+from tdba_wizard.sync import SyncOptions, SyncReport, run_sync, sync_lock
 
 from .conftest import DEMO_KEY, valid_record
 

@@ -59,7 +59,7 @@ class HomeScreen(Screen[None]):
             e = row.establishment
             key = "✔ trouvée" if row.key_location else "✖ absente"
             table.add_row(e.name[:28], e.uai, e.siret, str(e.sentite), key,
-                          row.last_sync or "jamais", "—", key=f"{e.uai}-{e.siret}")  # fmt: skip
+                          row.last_sync or "jamais", "—")  # fmt: skip
         if not self.config.establishments:
             self.query_one("#status", Static).update(
                 "Aucun établissement : « a » pour en ajouter un."
