@@ -12,6 +12,7 @@ import json
 import os
 import re
 import sys
+import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -300,6 +301,13 @@ def _read_key(args: argparse.Namespace) -> str:
     return parse_api_key(raw)
 
 
+def _destination(store: SecretStore, target: StoreTarget, uai: str, siret: str) -> str:
+    """Return, in French, where a key would be stored (raises if the keyring is unusable)."""
+    if target == "file":
+        return f"fichier de clés {store.credentials_file} (0600)"
+    return f"{store.keyring_description()} (service tdba-wizard, entrée {entry_name(uai, siret)})"
+
+
 def _confirm(question: str, assume_yes: bool) -> bool:
     """Ask on the terminal; without one (scripts, cron) there is nobody to ask."""
     if assume_yes or not sys.stdin.isatty():
@@ -345,14 +353,10 @@ def _cmd_add(args: argparse.Namespace) -> int:
     store = _secret_store(config_path)
     target = args.secret_store
     if args.dry_run:
+        # The diff first: it is worth seeing even when the keyring turns out to be unusable.
         print("Simulation (--dry-run) : rien n'est écrit.")
         print(plan.diff, end="")
-    destination = (
-        f"fichier de clés {store.credentials_file} (0600)"
-        if target == "file"
-        else f"{store.keyring_description()} (service tdba-wizard, entrée "
-        f"{entry_name(establishment.uai, establishment.siret)})"
-    )
+    destination = _destination(store, target, establishment.uai, establishment.siret)
     if args.dry_run:
         print(f"Clé {mask_api_key(key)} : serait enregistrée dans le {destination}.")
         return ExitCode.OK
@@ -503,11 +507,7 @@ def _cmd_key(args: argparse.Namespace) -> int:
     )
     key = _read_key(args)
     store = _secret_store(config_path)
-    where_to = (
-        f"fichier de clés {store.credentials_file} (0600)"
-        if args.secret_store == "file"
-        else store.keyring_description()
-    )
+    where_to = _destination(store, args.secret_store, target.uai, target.siret)
     if args.dry_run:
         print(
             f"Simulation : la clé {mask_api_key(key)} de « {target.name} » irait dans le "
@@ -658,8 +658,6 @@ def _progress_printer() -> Callable[[str, int, int], None] | None:
     last = [0.0]
 
     def show(name: str, read: int, sent: int) -> None:
-        import time
-
         now = time.monotonic()
         if now - last[0] < 0.2:
             return
