@@ -86,6 +86,13 @@ class FoundSecret:
         return mask_api_key(self.value)
 
 
+_NO_SESSION_BUS = _Unusable(
+    "no-session-bus",
+    "Le trousseau du système n'est pas joignable : aucun bus de session D-Bus "
+    "(session SSH, tâche cron ou conteneur).",
+)
+
+
 def env_var_name(uai: str) -> str:
     """Return the environment variable that overrides the key of an establishment."""
     return f"{ENV_PREFIX}{uai.upper()}"
@@ -173,6 +180,8 @@ class SecretStore:
         return self._detected
 
     def _detect(self) -> Any:
+        if self._bus_needed_and_absent():
+            return _NO_SESSION_BUS
         import keyring
         from keyring.backends import fail
 
@@ -183,21 +192,37 @@ class SecretStore:
         if not (isinstance(backend, fail.Keyring) or empty_chain):
             return backend
         if sys.platform.startswith("linux") and not self.environ.get("DBUS_SESSION_BUS_ADDRESS"):
-            return _Unusable(
-                "no-session-bus",
-                "Le trousseau du système n'est pas joignable : aucun bus de session D-Bus "
-                "(session SSH, tâche cron ou conteneur).",
-            )
+            return _NO_SESSION_BUS
         return _Unusable(
             "no-backend",
             "Aucun trousseau du système utilisable sur cette machine (installez par exemple "
             "gnome-keyring).",
         )
 
+    def _bus_needed_and_absent(self) -> bool:
+        """Return True when the keyring cannot work, known without loading it (Linux, no bus).
+
+        Loading the keyring imports every backend (0.1 to 0.2 s), which a ``--check`` run
+        every few minutes by monitoring, under cron, should not pay for nothing: on Linux, the
+        backends keyring ships (Secret Service, KWallet, libsecret) all need the session bus.
+        Not assumed when a backend was chosen already (in this process, by
+        ``PYTHON_KEYRING_BACKEND`` or by keyring's ``keyringrc.cfg``).
+        """
+        environ = self.environ
+        if not sys.platform.startswith("linux") or environ.get("DBUS_SESSION_BUS_ADDRESS"):
+            return False
+        if environ.get("PYTHON_KEYRING_BACKEND"):
+            return False
+        loaded = sys.modules.get("keyring.core")
+        if loaded is not None and getattr(loaded, "_keyring_backend", None) is not None:
+            return False
+        config_home = environ.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
+        return not Path(config_home, "python_keyring", "keyringrc.cfg").exists()
+
     def _keyring_call(self, what: str, env_hint: str, call: Callable[[Any], T]) -> T:
+        backend = self._keyring(env_hint)  # raises first when no keyring can be used
         from keyring.errors import KeyringLocked
 
-        backend = self._keyring(env_hint)
         try:
             return _run_with_timeout(lambda: call(backend), self.timeout, what)
         except KeyringLocked:

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import stat
+import subprocess
+import sys
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -95,6 +98,51 @@ def test_no_backend_is_explained(tmp_path: Path) -> None:
         store.store(UAI, SIRET, DEMO_KEY)
     assert caught.value.reason == "no-backend"
     assert not store.credentials_file.exists()  # never a silent plain-text fallback
+
+
+PROBE = """
+import sys
+from pathlib import Path
+from tdba_wizard.secrets import SecretError, SecretStore
+store = SecretStore(Path(sys.argv[1]))
+store.store("0802004U", "48401246400091", sys.stdin.read(), target="file")
+found = store.get("0802004U", "48401246400091")
+try:
+    store.get("0590000E", "10000000000016")
+except SecretError as error:
+    reason = getattr(error, "reason", type(error).__name__)
+print(found.backend, reason, "keyring" in sys.modules)
+"""
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="Linux session bus")
+@pytest.mark.parametrize(
+    ("setting", "loaded"),
+    [(None, False), ("env", True), ("keyringrc", True), ("bus", True)],
+)
+def test_keyring_is_not_loaded_when_it_cannot_work(
+    tmp_path: Path, setting: str | None, loaded: bool
+) -> None:
+    """Under cron on Linux (no session bus), --check and sync do not pay to load keyring."""
+    env = {k: v for k, v in os.environ.items() if "KEYRING" not in k and "DBUS" not in k}
+    env["XDG_CONFIG_HOME"] = str(tmp_path / "config")
+    if setting == "env":
+        env["PYTHON_KEYRING_BACKEND"] = "keyring.backends.null.Keyring"
+    elif setting == "keyringrc":
+        rc = tmp_path / "config" / "python_keyring" / "keyringrc.cfg"
+        rc.parent.mkdir(parents=True)
+        rc.write_text("[backend]\ndefault-keyring=keyring.backends.null.Keyring\n")
+    elif setting == "bus":
+        env["DBUS_SESSION_BUS_ADDRESS"] = f"unix:path={tmp_path / 'no-bus'}"
+    result = subprocess.run(
+        [sys.executable, "-c", PROBE, str(tmp_path / "credentials.toml")],
+        input=DEMO_KEY, capture_output=True, text=True, env=env, check=True, timeout=60,
+    )  # fmt: skip
+    backend, reason, keyring_loaded = result.stdout.split()
+    assert backend == "file"
+    assert keyring_loaded == str(loaded)
+    if setting is None:
+        assert reason == "no-session-bus"
 
 
 class HungKeyring(MemoryKeyring):
