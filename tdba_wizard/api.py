@@ -8,6 +8,7 @@ header, and never kept in any repr, log or error text.
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import os
 import socket
@@ -18,6 +19,8 @@ from dataclasses import dataclass, field
 from typing import Any, Generic, Literal, TypeVar
 
 import httpx
+import pydantic_core
+from pydantic_core import core_schema
 
 from tdba_wizard import __version__
 
@@ -321,6 +324,38 @@ def _json(response: httpx.Response) -> Any:
 _NOT_JSON = object()
 
 
+def encode_json(value: Any) -> bytes:
+    """Return compact UTF-8 JSON, encoded by pydantic-core (several times faster than json)."""
+    try:
+        return pydantic_core.to_json(value)
+    except pydantic_core.PydanticSerializationError:  # e.g. a lone surrogate: escape it
+        return json.dumps(value, separators=(",", ":")).encode("ascii")
+
+
+@functools.cache
+def _batch_answer() -> pydantic_core.SchemaValidator:
+    """Read only what is counted from a 200 send answer, never the echoed learner data."""
+    item = core_schema.typed_dict_schema(
+        {
+            "has_error": core_schema.typed_dict_field(core_schema.bool_schema(strict=True)),
+            "validation_errors": core_schema.typed_dict_field(
+                core_schema.nullable_schema(core_schema.list_schema(core_schema.any_schema())),
+                required=False,
+            ),
+            "id_erp_apprenant": core_schema.typed_dict_field(
+                core_schema.any_schema(), required=False
+            ),
+        },
+        extra_behavior="ignore",
+    )
+    return pydantic_core.SchemaValidator(
+        core_schema.typed_dict_schema(
+            {"data": core_schema.typed_dict_field(core_schema.list_schema(item))},
+            extra_behavior="ignore",
+        )
+    )
+
+
 def _message(body: Any) -> str:
     return str(body.get("message", "")) if isinstance(body, dict) else ""
 
@@ -345,12 +380,38 @@ def trust_store() -> ssl.SSLContext | bool:
     """Return a verifying TLS context on the system's trust store, else httpx's (certifi).
 
     The system store is where an IT department installs the root certificate of an inspecting
-    proxy, and OpenSSL reads it lazily (fast start). ``SSL_CERT_FILE``/``SSL_CERT_DIR`` apply.
+    proxy. Its hashed directory (``/etc/ssl/certs``) is read by OpenSSL lazily, one certificate
+    when a chain needs it; the bundle file is parsed whole at start (50 ms, paid by every
+    ``--check``), so it is loaded only when there is no hashed directory, or when
+    ``SSL_CERT_FILE`` names it. ``SSL_CERT_DIR`` applies too.
     """
     paths = ssl.get_default_verify_paths()
-    if any(p and os.path.exists(p) for p in (paths.cafile, paths.capath)):
-        return ssl.create_default_context()
+    capath = paths.capath if _hashed_directory(paths.capath) else None
+    named = os.environ.get(paths.openssl_cafile_env)
+    # Naming the system's own bundle (as some images do) changes nothing: it is what the
+    # hashed directory holds (both are written by update-ca-certificates).
+    chosen = bool(named and os.path.realpath(named) != os.path.realpath(paths.openssl_cafile))
+    cafile = paths.cafile if paths.cafile and (chosen or capath is None) else None
+    if cafile or capath:
+        return ssl.create_default_context(cafile=cafile, capath=capath)
     return True  # no system store (a bare container): httpx's bundled certifi
+
+
+def _hashed_directory(path: str | None) -> bool:
+    """Return True for a certificate directory with OpenSSL's hash links (``1a2b3c4d.0``)."""
+    if not path:
+        return False
+    try:
+        with os.scandir(path) as entries:
+            return any(
+                len(e.name) == 10 and e.name[8:] == ".0" and _is_hex(e.name[:8]) for e in entries
+            )
+    except OSError:
+        return False
+
+
+def _is_hex(text: str) -> bool:
+    return all(c in "0123456789abcdef" for c in text)
 
 
 class TdbaClient:
@@ -539,7 +600,7 @@ class TdbaClient:
         else:
             if len(records) > MAX_BATCH_ITEMS:
                 raise ValueError(f"at most {MAX_BATCH_ITEMS} records per batch")
-            content = json.dumps(list(records), ensure_ascii=False).encode("utf-8")
+            content = encode_json(list(records))
             expected = len(records)
         result = await self._request(
             "POST", "v3/dossiers-apprenants", key=key, content=content, timeout=self._send_timeout
@@ -550,7 +611,13 @@ class TdbaClient:
         status = response.status_code
         if status == 413:
             return PayloadRefused(413, "Request Entity Too Large")
-        body = _json(response)
+        if status == 200:
+            try:  # the usual answer, read without building the echoed records
+                body = _batch_answer().validate_json(response.content)
+            except (pydantic_core.ValidationError, ValueError):
+                body = _json(response)  # not the usual shape: the checks below say how
+        else:
+            body = _json(response)
         if status == 400 and isinstance(body, dict):
             details = tuple(
                 str(item.get("message", ""))

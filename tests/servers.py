@@ -22,7 +22,8 @@ def self_signed_certificate(directory: Path) -> tuple[Path, Path]:
         [
             shutil.which("openssl") or "openssl",
             "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
-            "-subj", "/CN=127.0.0.1", "-keyout", str(key), "-out", str(cert),
+            "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
+            "-keyout", str(key), "-out", str(cert),
         ],
         check=True,
         capture_output=True,

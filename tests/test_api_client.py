@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import socket
+import ssl
+import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +27,7 @@ from tdba_wizard.api import (
     ServerError,
     TdbaClient,
     UnexpectedAnswer,
+    trust_store,
 )
 from tdba_wizard.sandbox import Failure as Inject
 from tdba_wizard.sandbox import RateLimit, Sandbox
@@ -235,6 +238,47 @@ def test_tls_certificate_failure(tmp_path: Path) -> None:
     assert isinstance(outcome, NetworkFailure) and outcome.cause == "tls"
     assert "ne désactivez jamais la vérification" in outcome.explanation
     assert not outcome.retryable
+
+
+def _hashed_store(directory: Path, cert: Path) -> Path:
+    """Return a certificate directory holding ``cert`` under its OpenSSL hash name."""
+    digest = subprocess.run(
+        ["openssl", "x509", "-subject_hash", "-noout", "-in", str(cert)],
+        capture_output=True, text=True, check=True,
+    ).stdout.strip()  # fmt: skip
+    directory.mkdir()
+    (directory / f"{digest}.0").symlink_to(cert)
+    return directory
+
+
+def test_trust_store_reads_a_hashed_directory_lazily(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cert, key = self_signed_certificate(tmp_path)
+    monkeypatch.setenv("SSL_CERT_DIR", str(_hashed_store(tmp_path / "certs", cert)))
+    monkeypatch.delenv("SSL_CERT_FILE", raising=False)
+    context = trust_store()
+    assert isinstance(context, ssl.SSLContext)
+    assert context.verify_mode == ssl.CERT_REQUIRED and context.check_hostname
+    assert context.cert_store_stats()["x509_ca"] == 0  # nothing parsed at start
+    with Sandbox(tls=(cert, key)) as secure:
+        assert isinstance(call(secure.url, "probe"), Ok)  # found in the directory on demand
+    monkeypatch.setenv("SSL_CERT_DIR", str(tmp_path / "empty"))
+    with Sandbox(tls=(cert, key)) as secure:
+        outcome = call(secure.url, "probe")
+    assert isinstance(outcome, NetworkFailure) and outcome.cause == "tls"
+
+
+def test_trust_store_honours_a_named_bundle(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cert, key = self_signed_certificate(tmp_path)
+    monkeypatch.setenv("SSL_CERT_FILE", str(cert))  # e.g. an inspecting proxy's root
+    context = trust_store()
+    assert isinstance(context, ssl.SSLContext)
+    assert context.cert_store_stats()["x509_ca"] == 1
+    with Sandbox(tls=(cert, key)) as secure:
+        assert isinstance(call(secure.url, "probe"), Ok)
 
 
 def test_proxy_failure_and_proxy_variables_are_honoured(monkeypatch: pytest.MonkeyPatch) -> None:
