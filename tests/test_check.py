@@ -109,6 +109,21 @@ def test_refused_key_closed_and_unknown_establishments(
     assert DEMO_KEY not in messages
 
 
+def test_many_establishments_are_checked_over_several_pools(
+    sandbox: Sandbox, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(check_module, "PER_POOL", 2)
+    organismes = list(sandbox.organismes)  # the 5th is closed
+    configure(sandbox.url, organismes)
+    _, data = run_json(capsys)
+    assert [e["uai"] for e in data["establishments"]] == [o.uai for o in organismes]
+    assert [statuses(data, i)["key_accepted"] for i in range(len(organismes))] == ["OK"] * 6
+    organisme = [statuses(data, i)["organisme"] for i in range(len(organismes))]
+    assert organisme == ["OK", "OK", "OK", "OK", "CRITICAL", "OK"]
+    posts = [r for r in sandbox.requests() if r[0] == "POST"]
+    assert len(posts) == 2 * len(organismes)
+
+
 def test_unreachable_api_is_critical(sandbox: Sandbox, capsys: pytest.CaptureFixture[str]) -> None:
     configure(f"http://127.0.0.1:{free_port()}/api/", [sandbox.organismes[0]])
     assert main(["--check"]) == NagiosCode.CRITICAL
