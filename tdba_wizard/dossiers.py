@@ -10,9 +10,8 @@ the nightly job validates tens of thousands of rows per second.
 from __future__ import annotations
 
 import datetime as dt
-import functools
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -135,9 +134,8 @@ def nom(value: Any) -> str:
     return result.upper()
 
 
-@functools.lru_cache(maxsize=1 << 16)
 def _real_day(prefix: str) -> bool:
-    """Return True when a YYYY-MM-DD string names a day that exists (cached: dates repeat)."""
+    """Return True when a YYYY-MM-DD string names a day that exists."""
     match = _DATE_PREFIX.match(prefix)
     if not match:
         return False
@@ -211,6 +209,15 @@ def email(value: Any) -> str:
 def telephone(value: Any) -> str:
     if value == "":
         raise Drop
+    if (
+        type(value) is str
+        and len(value) == 10
+        and value[0] == "0"
+        and value[1] != "0"
+        and value.isdigit()
+        and value.isascii()
+    ):
+        return value  # the usual 0XXXXXXXXX, already normalised
     result = _PHONE_SEPARATORS.sub("", to_text(value))
     french = _PHONE_FR.match(result)
     if french:
@@ -395,29 +402,6 @@ FIELD_RULES: dict[str, Rule] = {
 }
 
 
-def _cached(rule: Rule) -> Rule:
-    """Memoise a rule for fields with few distinct values (years, codes, UAIs, sexes...).
-
-    Rules are pure and return immutable values; errors are not cached and are raised again.
-    """
-    memo = functools.lru_cache(maxsize=4096)(lambda kind, value: rule(value))
-
-    def cached(value: Any) -> Any:
-        kind = type(value)
-        if kind is str or kind is int:
-            return memo(kind.__name__, value)
-        return rule(value)
-
-    return cached
-
-
-for _name in (
-    "annee_scolaire", "sexe_apprenant", "annee_formation", "formation_rncp", "formation_cfd",
-    "duree_theorique_formation", "duree_theorique_formation_mois", "statut_apprenant",
-    "etablissement_responsable_uai", "etablissement_formateur_uai", "type_cfa",
-    "derniere_situation", "etablissement_lieu_de_formation_uai", "dernier_organisme_uai",
-):  # fmt: skip
-    FIELD_RULES[_name] = _cached(FIELD_RULES[_name])
 for _suffix in ("", "_2", "_3", "_4"):
     FIELD_RULES[f"contrat_date_debut{_suffix}"] = iso_date
     FIELD_RULES[f"contrat_date_fin{_suffix}"] = iso_date
@@ -426,6 +410,27 @@ for _suffix in ("", "_2", "_3", "_4"):
     FIELD_RULES[f"siret_employeur{_suffix}"] = siret_or_null
 DATE_FIELDS = frozenset(name for name, rule in FIELD_RULES.items() if rule is iso_date)
 KNOWN_FIELDS = frozenset(FIELD_RULES) | {"nir_apprenant"}
+_REQUIRED = frozenset(REQUIRED_FIELDS)
+# Fields whose values repeat from row to row (dates, years, codes, UAIs, names...): their
+# results are remembered, as a dictionary look-up costs a fraction of a rule. Rules are pure and
+# return immutable values; refusals are not remembered. Only str values are (1 == True == 1.0).
+# At most MEMO_SIZE values per field: past that, new values are checked each time.
+MEMO_SIZE = 4096
+_MEMOS: dict[str, dict[str, Any]] = {
+    name: {}
+    for name in (
+        *DATE_FIELDS, "annee_scolaire", "sexe_apprenant", "annee_formation", "formation_rncp",
+        "formation_cfd", "duree_theorique_formation", "duree_theorique_formation_mois",
+        "statut_apprenant", "etablissement_responsable_uai", "etablissement_formateur_uai",
+        "etablissement_responsable_siret", "etablissement_formateur_siret", "type_cfa",
+        "derniere_situation", "etablissement_lieu_de_formation_uai", "dernier_organisme_uai",
+        "code_postal_apprenant", "libelle_court_formation", "code_commune_insee_apprenant",
+        "code_postal_de_naissance_apprenant", "code_commune_insee_de_naissance_apprenant",
+        "nom_apprenant", "prenom_apprenant", "siret_employeur", "siret_employeur_2",
+        "siret_employeur_3", "siret_employeur_4", "adresse_apprenant",
+    )
+}  # fmt: skip
+_MISSING = object()
 
 
 @dataclass(frozen=True)
@@ -446,28 +451,141 @@ def validate_dossier(item: Any) -> tuple[dict[str, Any], list[FieldError]]:
         return {}, [FieldError("Object attendu", ())]
     errors: list[FieldError] = []
     record: dict[str, Any] = {}
-    for name in REQUIRED_FIELDS:
-        if item.get(name) is None:
-            message = MSG_REQUIRED if name in DATE_FIELDS else MSG_STRING
-            errors.append(FieldError(message, (name,)))
-    rules = FIELD_RULES
+    rules, memos, missing = FIELD_RULES, _MEMOS, _MISSING
     for name, value in item.items():
-        if value is None:
-            continue  # top-level nulls are treated as absent
         rule = rules.get(name)
-        if rule is None:
-            if name == "nir_apprenant":
-                record["has_nir"] = bool(_SIRET_SEPARATORS.sub("", str(value)))
+        if rule is None or value is None:  # top-level nulls are treated as absent
+            if name == "nir_apprenant" and value is not None:
+                record["has_nir"] = _has_nir(value)
             continue  # unknown and server-set fields are dropped silently
+        memo = memos.get(name) if type(value) is str else None
+        if memo is not None:
+            result = memo.get(value, missing)
+            if result is not missing:
+                record[name] = result
+                continue
         try:
-            record[name] = rule(value)
+            result = rule(value)
         except Invalid as error:
             errors.append(FieldError(error.message, (name,)))
+            continue
         except Drop:
-            pass
+            continue
+        record[name] = result
+        if memo is not None and len(memo) < MEMO_SIZE:
+            memo[value] = result
+    if not record.keys() >= _REQUIRED:  # some required field is absent, null or invalid
+        absent = [
+            FieldError(MSG_REQUIRED if name in DATE_FIELDS else MSG_STRING, (name,))
+            for name in REQUIRED_FIELDS
+            if item.get(name) is None
+        ]
+        errors = absent + errors
     if "duree_theorique_formation_mois" not in record and "duree_theorique_formation" in record:
         record["duree_theorique_formation_mois"] = record["duree_theorique_formation"] * 12
     return record, errors
+
+
+def _has_nir(value: Any) -> bool:
+    return bool(_SIRET_SEPARATORS.sub("", str(value)))
+
+
+_SKIP = object()
+
+
+class RowValidator:
+    """:func:`validate_dossier` for rows of cells in a fixed column order (a CSV export).
+
+    The same rules and messages, several times faster for large exports: there is no record
+    per row to build first, and each column remembers what the cells it has seen give (the
+    conversion the reader applies to the column, then the field's rule); refusals are not
+    remembered. ``convert`` gives that conversion for a column name (None: none).
+    """
+
+    def __init__(self, columns: Sequence[str], convert: Callable[[str], Rule | None]) -> None:
+        if len(set(columns)) != len(columns):
+            raise ValueError("duplicate columns: validate the rows as dicts")
+        self.columns = tuple(columns)
+        # Per column: (field name, rule, memo). Every memo knows the empty cell (absent), so
+        # that the loop below is one look-up per cell; only some columns remember more.
+        self._plan: list[tuple[str, Rule | None, dict[str, Any], bool]] = []
+        for name in columns:
+            rule = FIELD_RULES.get(name)
+            conversion = convert(name)
+            if rule is not None and conversion is not None:
+                rule = _compose(conversion, rule)
+            if name == "nir_apprenant":
+                name, rule = "has_nir", _has_nir
+            remember = name in _MEMOS or conversion is not None
+            self._plan.append((name, rule, {"": _SKIP}, remember))
+        self._erp = columns.index("id_erp_apprenant") if "id_erp_apprenant" in columns else None
+
+    def validate(self, cells: Sequence[str]) -> tuple[dict[str, Any], list[FieldError]] | None:
+        """Return the normalised record and its errors, or None for a row with no value."""
+        record: dict[str, Any] = {}
+        errors: list[FieldError] = []
+        skip, check = _SKIP, self._check
+        for (name, rule, memo, remember), cell in zip(self._plan, cells, strict=False):
+            value = memo.get(cell, check)
+            if value is check:
+                value = check(name, rule, memo, remember, cell, errors)
+            if value is not skip:
+                record[name] = value
+        if not record.keys() >= _REQUIRED:  # some required field is absent or invalid
+            given = {
+                name
+                for name, cell in zip(self.columns, cells, strict=False)
+                if cell and not cell.isspace()
+            }
+            if not given:
+                return None  # an empty line
+            absent = [
+                FieldError(MSG_REQUIRED if name in DATE_FIELDS else MSG_STRING, (name,))
+                for name in REQUIRED_FIELDS
+                if name not in given
+            ]
+            errors = absent + errors
+        if "duree_theorique_formation_mois" not in record and "duree_theorique_formation" in record:
+            record["duree_theorique_formation_mois"] = record["duree_theorique_formation"] * 12
+        return record, errors
+
+    @staticmethod
+    def _check(
+        name: str,
+        rule: Rule | None,
+        memo: dict[str, Any],
+        remember: bool,
+        cell: str,
+        errors: list[FieldError],
+    ) -> Any:
+        """Return a cell's value (_SKIP: absent), the first time it is seen in its column."""
+        if rule is None or cell.isspace():
+            value = _SKIP  # a blank cell is absent; unknown columns are dropped silently
+        else:
+            try:
+                value = rule(cell)
+            except Invalid as error:
+                errors.append(FieldError(error.message, (name,)))
+                return _SKIP
+            except Drop:
+                value = _SKIP
+        if remember and len(memo) < MEMO_SIZE:
+            memo[cell] = value
+        return value
+
+    def erp_id(self, cells: Sequence[str]) -> str | None:
+        """Return the row's ``id_erp_apprenant`` as given (stripped), for the report."""
+        index = self._erp
+        if index is None or index >= len(cells) or not cells[index].strip():
+            return None
+        return cells[index].strip()
+
+
+def _compose(first: Callable[[str], Any], then: Rule) -> Rule:
+    def composed(value: str) -> Any:
+        return then(first(value))
+
+    return composed
 
 
 def processing_errors(record: Mapping[str, Any], known_couples: set[tuple[str, str]]) -> list[str]:

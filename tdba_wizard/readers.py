@@ -13,10 +13,10 @@ import csv
 import datetime as dt
 import json
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 from tdba_wizard.dossiers import DATE_FIELDS
 from tdba_wizard.errors import TdbaError
@@ -30,6 +30,7 @@ _FR_DATE = re.compile(r"^\s*(\d{1,2})/(\d{1,2})/(\d{2}|\d{4})\s*$")
 _SERIAL = re.compile(r"^\s*\d{1,5}(\.0+)?\s*$")
 _EXCEL_EPOCH = dt.date(1899, 12, 30)
 _CHUNK = 1 << 16
+_MEMO_SIZE = 4096
 
 
 class SourceError(TdbaError):
@@ -127,37 +128,69 @@ def _sniff_delimiter(header_line: str) -> str:
     return max(counts, key=lambda d: counts[d]) if any(counts.values()) else ";"
 
 
-def read_csv(path: Path) -> Iterator[SourceRow]:
-    """Stream the rows of a ``;`` or ``,`` separated CSV, UTF-8 (BOM or not) or Windows-1252."""
+def cell_converter(name: str) -> Callable[[Any], Any] | None:
+    """Return the conversion TDBA's import applies to the cells of a column (None: none)."""
+    if name in DATE_FIELDS:
+        return convert_date
+    if name in BOOLEAN_FIELDS:
+        return convert_boolean
+    return None
+
+
+def read_csv_cells(path: Path) -> tuple[list[str], Iterator[tuple[int, list[str]]]]:
+    """Open a CSV export: its column names (TDBA field names) and its (line, cells) rows.
+
+    ``;`` or ``,`` separated, UTF-8 (BOM or not) or Windows-1252. Cells are as in the file.
+    """
     encoding = detect_encoding(path)
-    with path.open("r", encoding=encoding, newline="") as handle:
+    handle = path.open("r", encoding=encoding, newline="")
+    try:
         first = handle.readline()
         if not first.strip():
             raise SourceError(f"{path} : fichier vide ou sans ligne d'en-tête.")
         delimiter = _sniff_delimiter(first)
         header = [normalise_header(n) for n in next(csv.reader([first], delimiter=delimiter))]
-        # One converter per column, chosen once (this loop runs for every cell of the export).
-        converters = [
-            convert_date
-            if name in DATE_FIELDS
-            else convert_boolean
-            if name in BOOLEAN_FIELDS
-            else None
-            for name in header
-        ]
-        columns = list(zip(header, converters, strict=True))
+    except BaseException:
+        handle.close()
+        raise
+    return header, _csv_rows(handle, delimiter)
+
+
+def _csv_rows(handle: TextIO, delimiter: str) -> Iterator[tuple[int, list[str]]]:
+    with handle:
         reader = csv.reader(handle, delimiter=delimiter)
         line = 1
         for cells in reader:
             start = line + 1
             line = reader.line_num + 1
-            values: dict[str, Any] = {}
-            for (name, convert), cell in zip(columns, cells, strict=False):
-                if not cell or cell.isspace():
-                    continue  # an empty cell is an absent value
-                values[name] = cell if convert is None else convert(cell)
-            if values:
-                yield SourceRow(start, values)
+            yield start, cells
+
+
+def read_csv(path: Path) -> Iterator[SourceRow]:
+    """Stream the rows of a CSV export as values by field name, cells converted."""
+    header, rows = read_csv_cells(path)
+    # The columns to convert, chosen once (this loop runs for every row of the export).
+    # Conversions are remembered per column, as dates repeat from row to row.
+    conversions: list[tuple[str, Callable[[Any], Any], dict[str, Any]]] = [
+        (name, convert, {})
+        for name in dict.fromkeys(header)
+        if (convert := cell_converter(name)) is not None
+    ]
+    for start, cells in rows:
+        # An empty (or blank) cell is an absent value.
+        values = {n: c for n, c in zip(header, cells, strict=False) if c and not c.isspace()}
+        if not values:
+            continue
+        for name, convert, memo in conversions:
+            cell = values.get(name)
+            if cell is not None:
+                converted = memo.get(cell)
+                if converted is None:
+                    converted = convert(cell)
+                    if len(memo) < _MEMO_SIZE:
+                        memo[cell] = converted
+                values[name] = converted
+        yield SourceRow(start, values)
 
 
 # -- XLSX --------------------------------------------------------------------------------
@@ -240,8 +273,8 @@ def read_json(path: Path) -> Iterator[SourceRow]:
             yield SourceRow(start, {k: v for k, v in values.items() if v is not None})
 
 
-def read_source(path: Path) -> Iterator[SourceRow]:
-    """Stream an export, choosing the reader from the file extension."""
+def reader_for(path: Path) -> Callable[[Path], Iterator[SourceRow]]:
+    """Return the reader of an export, chosen from its extension (checks that it exists)."""
     suffix = path.suffix.lower()
     if not path.is_file():
         raise SourceError(
@@ -249,9 +282,14 @@ def read_source(path: Path) -> Iterator[SourceRow]:
             "que l'ERP a bien produit son export."
         )
     if suffix in (".xlsx", ".xlsm"):
-        return read_xlsx(path)
+        return read_xlsx
     if suffix == ".json":
-        return read_json(path)
+        return read_json
     if suffix in (".csv", ".txt", ""):
-        return read_csv(path)
+        return read_csv
     raise SourceError(f"{path} : format non pris en charge (CSV, XLSX ou JSON attendu).")
+
+
+def read_source(path: Path) -> Iterator[SourceRow]:
+    """Stream an export, choosing the reader from the file extension."""
+    return reader_for(path)(path)

@@ -29,12 +29,19 @@ from tdba_wizard.api import (
     PayloadRefused,
     RateLimited,
     TdbaClient,
+    encode_json,
 )
 from tdba_wizard.config import Config, Establishment
-from tdba_wizard.dossiers import validate_dossier
+from tdba_wizard.dossiers import FieldError, RowValidator, validate_dossier
 from tdba_wizard.errors import TdbaError
 from tdba_wizard.files import ensure_private_dir, write_private_atomic
-from tdba_wizard.readers import SourceError, read_source
+from tdba_wizard.readers import (
+    SourceError,
+    cell_converter,
+    read_csv,
+    read_csv_cells,
+    reader_for,
+)
 from tdba_wizard.secrets import SecretError, SecretStore, entry_name
 from tdba_wizard.state import LAST_SYNC, last_sync_entry, load_last_sync
 
@@ -170,24 +177,29 @@ class SyncReport:
 
 @dataclass
 class Batch:
-    """Encoded records ready to send, with the source references of each item."""
+    """One request's worth of records, encoded, with the source reference of each item."""
 
-    parts: list[bytes] = field(default_factory=list)
-    refs: list[tuple[int, str | None]] = field(default_factory=list)
-    size: int = 2
+    body: bytes
+    count: int
+    refs: list[tuple[int, str | None]]
     spool_file: Path | None = None
 
-    @property
-    def body(self) -> bytes:
-        return b"[" + b",".join(self.parts) + b"]"
 
-    def fits(self, part: bytes) -> bool:
-        return len(self.parts) < MAX_BATCH_ITEMS and self.size + len(part) + 1 <= MAX_BATCH_BYTES
+def encode_batches(
+    records: list[dict[str, Any]], refs: list[tuple[int, str | None]]
+) -> Iterator[Batch]:
+    """Encode records as JSON arrays of at most :data:`MAX_BATCH_BYTES` (halved when larger).
 
-    def add(self, part: bytes, line: int, erp_id: str | None) -> None:
-        self.parts.append(part)
-        self.refs.append((line, erp_id))
-        self.size += len(part) + 1
+    Records are encoded a whole batch at a time (much cheaper than one by one); a batch that
+    comes out too large, which takes records of over 4 kB each, is split in two.
+    """
+    body = encode_json(records)
+    if len(body) <= MAX_BATCH_BYTES or len(records) == 1:
+        yield Batch(body, len(records), refs)
+        return
+    half = len(records) // 2
+    yield from encode_batches(records[:half], refs[:half])
+    yield from encode_batches(records[half:], refs[half:])
 
 
 class Spool:
@@ -202,7 +214,7 @@ class Spool:
         ensure_private_dir(self.directory.parent)
         ensure_private_dir(self.directory)
         payload = {"refs": batch.refs, "body": batch.body.decode("utf-8")}
-        name = f"{time.time_ns()}-{os.getpid()}-{len(batch.parts)}.json"
+        name = f"{time.time_ns()}-{os.getpid()}-{batch.count}.json"
         write_private_atomic(
             self.directory / name, json.dumps(payload, ensure_ascii=False).encode("utf-8")
         )
@@ -214,11 +226,11 @@ class Spool:
             try:
                 data = json.loads(path.read_text(encoding="utf-8"))
                 body = data["body"].encode("utf-8")
-                parts = [json.dumps(item, ensure_ascii=False).encode() for item in json.loads(body)]
-            except (OSError, ValueError, KeyError):
+                refs = [(int(line), erp) for line, erp in data["refs"]]
+                count = len(json.loads(body))
+            except (OSError, ValueError, KeyError, TypeError):
                 continue  # a damaged file is left for a human; it is reported by count only
-            refs = [(int(line), erp) for line, erp in data["refs"]]
-            yield Batch(parts, refs, len(body), path)
+            yield Batch(body, count, refs, path)
 
 
 # -- delivery ----------------------------------------------------------------------------
@@ -266,7 +278,7 @@ class _Run:
 
     async def _send(self, batch: Batch) -> _Delivery:
         outcome = await self.retrying(
-            lambda: self.client.send_batch(self.key, batch.body, expected=len(batch.parts))
+            lambda: self.client.send_batch(self.key, batch.body, expected=batch.count)
         )
         if isinstance(outcome, Ok):
             self._count(batch, outcome.value)
@@ -301,13 +313,11 @@ class _Run:
             report = self.report
             if delivery.outcome == "delivered":
                 if batch.spool_file is not None:
-                    report.spool_delivered += len(batch.parts)
+                    report.spool_delivered += batch.count
                     batch.spool_file.unlink(missing_ok=True)
                 return
             if delivery.outcome == "refused_payload":
-                report.errors.append(
-                    f"Lot de {len(batch.parts)} dossiers refusé : {delivery.message}"
-                )
+                report.errors.append(f"Lot de {batch.count} dossiers refusé : {delivery.message}")
                 return
             if delivery.outcome == "refused_key":
                 self.stopped = True
@@ -315,10 +325,10 @@ class _Run:
                     report.errors.append(delivery.message)
             else:
                 report.errors.append(
-                    f"Lot de {len(batch.parts)} dossiers non transmis : {delivery.message}"
+                    f"Lot de {batch.count} dossiers non transmis : {delivery.message}"
                 )
             self.spool.save(batch)
-            report.spooled += len(batch.parts)
+            report.spooled += batch.count
         finally:
             self.slots.release()
             if self.progress is not None:
@@ -330,7 +340,7 @@ class _Run:
             self.slots.release()
             if batch.spool_file is None:
                 self.spool.save(batch)
-                self.report.spooled += len(batch.parts)
+                self.report.spooled += batch.count
             return
         task = asyncio.create_task(self._deliver(batch))
         self.tasks.add(task)
@@ -343,23 +353,74 @@ class _Run:
             await asyncio.gather(*list(self.tasks))
 
 
-def _read_and_validate(
-    path: Path, report: EstablishmentReport
-) -> Iterator[tuple[bytes, int, str | None]]:
-    """Yield (encoded record, line, ERP id) for each valid row; count and group the others."""
-    dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
-    for row in read_source(path):
+Checked = tuple[dict[str, Any], int, str | None]
+
+
+def _read_and_validate(path: Path, report: EstablishmentReport) -> Iterator[Checked]:
+    """Yield (normalised record, line, ERP id) for each valid row; count and group the others."""
+    reader = reader_for(path)
+    if reader is read_csv:
+        header, cells = read_csv_cells(path)
+        if len(set(header)) == len(header):  # the fast path, for the usual export
+            yield from _validate_cells(RowValidator(header, cell_converter), cells, report)
+            return
+    for row in reader(path):
         report.rows_read += 1
-        erp = row.values.get("id_erp_apprenant")
-        erp_id = str(erp).strip() if erp not in (None, "") else None
         record, errors = validate_dossier(row.values)
         if errors:
-            report.rejected_locally += 1
-            for error in errors:
-                reason = f"{'.'.join(error.path) or 'ligne'} : {error.message}"
-                report.local_reasons.setdefault(reason, ReasonGroup()).add(row.line, erp_id)
+            erp = row.values.get("id_erp_apprenant")
+            _reject(report, errors, row.line, str(erp).strip() if erp not in (None, "") else None)
             continue
-        yield dumps(record).encode("utf-8"), row.line, erp_id
+        yield record, row.line, record["id_erp_apprenant"]
+
+
+def _validate_cells(
+    validator: RowValidator, rows: Iterator[tuple[int, list[str]]], report: EstablishmentReport
+) -> Iterator[Checked]:
+    for line, cells in rows:
+        checked = validator.validate(cells)
+        if checked is None:
+            continue  # an empty line
+        report.rows_read += 1
+        record, errors = checked
+        if errors:
+            _reject(report, errors, line, validator.erp_id(cells))
+            continue
+        yield record, line, record["id_erp_apprenant"]
+
+
+def _reject(
+    report: EstablishmentReport, errors: list[FieldError], line: int, erp_id: str | None
+) -> None:
+    report.rejected_locally += 1
+    for error in errors:
+        reason = f"{'.'.join(error.path) or 'ligne'} : {error.message}"
+        report.local_reasons.setdefault(reason, ReasonGroup()).add(line, erp_id)
+
+
+class _Chunks:
+    """Valid records, taken :data:`MAX_BATCH_ITEMS` at a time and encoded as batches."""
+
+    def __init__(
+        self, rows: Iterator[tuple[dict[str, Any], int, str | None]], *, encode: bool
+    ) -> None:
+        self.rows = rows
+        self.encode = encode
+
+    def next(self) -> list[Batch] | None:
+        """Return the next batches to send ([] on a dry run), or None when all is read."""
+        records: list[dict[str, Any]] = []
+        refs: list[tuple[int, str | None]] = []
+        for record, line, erp_id in self.rows:
+            if self.encode:
+                records.append(record)
+                refs.append((line, erp_id))
+            if len(records) == MAX_BATCH_ITEMS:
+                break
+        else:
+            if not records:
+                return None
+        return list(encode_batches(records, refs))
 
 
 async def _sync_establishment(
@@ -400,18 +461,13 @@ async def _sync_establishment(
                 "chemin du fichier produit par l'ERP."
             )
             return report
-        batch = Batch()
+        chunks = _Chunks(_read_and_validate(source, report), encode=not options.dry_run)
         try:
-            for part, line, erp_id in _read_and_validate(source, report):
-                if run.stopped:
-                    break
-                if not batch.fits(part):
-                    if not options.dry_run:
-                        await run.submit(batch)
-                    batch = Batch()
-                batch.add(part, line, erp_id)
-            if batch.parts and not options.dry_run and not run.stopped:
-                await run.submit(batch)
+            # Reading runs in a worker thread, so that this loop keeps moving the bytes of the
+            # batches already in flight meanwhile (TDBA works while the next batch is read).
+            while not run.stopped and (batches := await asyncio.to_thread(chunks.next)):
+                for batch in batches:
+                    await run.submit(batch)
         except SourceError as error:
             report.errors.append(error.message)
         except OSError as error:

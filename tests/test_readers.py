@@ -2,16 +2,24 @@
 
 from __future__ import annotations
 
+import csv
 import datetime as dt
 import json
+import tempfile
 from pathlib import Path
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from tdba_wizard.dossiers import validate_dossier
-from tdba_wizard.readers import SourceError, convert_date, read_source
+from tdba_wizard.dossiers import RowValidator, validate_dossier
+from tdba_wizard.readers import (
+    SourceError,
+    cell_converter,
+    convert_date,
+    read_csv_cells,
+    read_source,
+)
 
 HEADER = (
     "nom_apprenant *;prenom_apprenant *;date_de_naissance_apprenant *;annee_scolaire *;"
@@ -127,3 +135,74 @@ def test_date_conversions(day: dt.date) -> None:
     assert convert_date(f"{day.day}/{day.month}/{day:%y}") == iso
     assert convert_date((day - dt.date(1899, 12, 30)).days) == iso
     assert convert_date(iso) == iso
+
+
+# The nightly job validates CSV rows as cells (RowValidator), not as dicts: both must agree.
+CELLS = {
+    "nom_apprenant": ["Martin", " Dupont ", "", "   ", "é"],
+    "prenom_apprenant": ["Léa", "", " ", "Jean-Éudes"],
+    "date_de_naissance_apprenant": [
+        "12/04/2005",
+        "2005-04-12",
+        "31/02/2005",
+        "",
+        "1/2/05",
+        "45123",
+    ],
+    "annee_scolaire": ["2025-2026", "2025/2026", "2025-2027", ""],
+    "id_erp_apprenant": ["A1", " A2 ", "", "7"],
+    "date_inscription_formation": ["01/07/2025", "x", ""],
+    "date_entree_formation": ["01/09/2025", "2025-09-01T08:00:00Z", ""],
+    "date_fin_formation": ["30/06/2027", "30/06/27", ""],
+    "etablissement_responsable_uai": ["0802004U", "0802004u", "0802004", ""],
+    "etablissement_responsable_siret": ["48401246400091", "484 012 464 00091", "123", ""],
+    "etablissement_formateur_uai": ["0802004U", ""],
+    "etablissement_formateur_siret": ["48401246400091", "4840124640009"],
+    "rqth_apprenant": ["OUI", "non", "VRAI", "peut-être", ""],
+    "tel_apprenant": ["0612345678", "06 12 34 56 78", "+33612345678", "12", ""],
+    "email_contact": ["a@b.fr", "pas un mail", ""],
+    "duree_theorique_formation": ["2", "9", "x", ""],
+    "duree_theorique_formation_mois": ["24", "60", ""],
+    "statut_apprenant": ["3", "1", ""],
+    "nir_apprenant": ["1 85 05 78 006 084 36", " ", ""],
+    "siret_employeur_2": ["77937827200016", "abc", ""],
+    "colonne_inconnue": ["quelque chose", ""],
+}
+
+
+@given(
+    st.lists(st.sampled_from(sorted(CELLS)), min_size=1, max_size=len(CELLS), unique=True).flatmap(
+        lambda header: st.tuples(
+            st.just(header),
+            st.lists(
+                st.tuples(*(st.sampled_from(CELLS[name]) for name in header)),
+                min_size=1,
+                max_size=8,
+            ),
+        )
+    )
+)
+def test_cells_are_validated_as_the_rows_read(
+    table: tuple[list[str], list[tuple[str, ...]]],
+) -> None:
+    header, rows = table
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "export.csv"
+        with path.open("w", encoding="utf-8", newline="") as handle:
+            writer = csv.writer(handle, delimiter=";")
+            writer.writerow(header)
+            writer.writerows(rows)
+        as_dicts = [(row.line, validate_dossier(row.values)) for row in read_source(path)]
+        names, cells = read_csv_cells(path)
+        validator = RowValidator(names, cell_converter)
+        as_cells = [(line, checked) for line, row in cells if (checked := validator.validate(row))]
+    assert as_cells == as_dicts
+
+
+def test_erp_id_of_a_refused_row() -> None:
+    validator = RowValidator(["id_erp_apprenant", "nom_apprenant"], cell_converter)
+    assert validator.erp_id([" E7 ", ""]) == "E7"
+    assert validator.erp_id(["", "X"]) is None
+    assert RowValidator(["nom_apprenant"], cell_converter).erp_id(["X"]) is None
+    with pytest.raises(ValueError, match="duplicate"):
+        RowValidator(["nom_apprenant", "nom_apprenant"], cell_converter)

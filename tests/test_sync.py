@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from tdba_wizard import sync as sync_module
 from tdba_wizard.cli import main
 from tdba_wizard.config import Config, Establishment, save_config
 from tdba_wizard.dossiers import FieldError
@@ -87,6 +88,48 @@ def test_clean_run_in_several_batches(setup: tuple[Sandbox, Config, SecretStore]
     assert len(sandbox.records()) == 4500
     posts = [r for r in sandbox.requests() if r[1] == "/api/v3/dossiers-apprenants"]
     assert len(posts) == 3  # 2000 + 2000 + 500
+
+
+def test_batches_stay_under_the_byte_limit(
+    setup: tuple[Sandbox, Config, SecretStore], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    sandbox, config, store = setup
+    monkeypatch.setattr(sync_module, "MAX_BATCH_BYTES", 4000)  # about 6 records
+    write_csv(export_path(config), records(sandbox, 40))
+    report = sync(config, store)
+    [e] = report.establishments
+    assert (e.rows_read, e.sent, e.accepted, e.status) == (40, 40, 40, "ok")
+    assert sorted(r["id_erp_apprenant"] for r in sandbox.records()) == sorted(
+        f"E{i}" for i in range(40)
+    )
+    posts = [r for r in sandbox.requests() if r[1] == SEND]
+    assert len(posts) >= 8  # 40 records halved until each batch fits in 4000 bytes
+
+
+def test_batch_encoding_splits_what_is_too_large(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(sync_module, "MAX_BATCH_BYTES", 100)
+    records_ = [{"id_erp_apprenant": f"E{i}", "texte": "x" * 30} for i in range(5)]
+    refs = [(i + 2, f"E{i}") for i in range(5)]
+    batches = list(sync_module.encode_batches(records_, refs))
+    assert [b.count for b in batches] == [1, 1, 1, 1, 1]
+    assert [ref for b in batches for ref in b.refs] == refs
+    assert [json.loads(b.body) for b in batches] == [[r] for r in records_]
+    monkeypatch.setattr(sync_module, "MAX_BATCH_BYTES", 10_000)
+    [whole] = sync_module.encode_batches(records_, refs)
+    assert whole.count == 5 and json.loads(whole.body) == records_
+
+
+def test_json_export_is_validated_and_sent(setup: tuple[Sandbox, Config, SecretStore]) -> None:
+    sandbox, config, store = setup
+    rows = records(sandbox, 3)
+    rows[2]["email_contact"] = "lea@"
+    source = export_path(config).with_suffix(".json")
+    source.write_text(json.dumps(rows, ensure_ascii=False, indent=1), encoding="utf-8")
+    config.establishments[0].source = str(source)
+    [e] = sync(config, store).establishments
+    assert (e.rows_read, e.rejected_locally, e.sent, e.accepted) == (3, 1, 2, 2)
+    [(line, erp)] = e.local_reasons["email_contact : Email non valide"].first
+    assert erp == "E2" and line > 2
 
 
 def test_local_rejections_are_reported_by_line_not_name(

@@ -22,6 +22,9 @@ from importlib import resources
 from pathlib import Path
 from typing import Any, Literal
 
+import pydantic_core
+
+from tdba_wizard.api import encode_json
 from tdba_wizard.dossiers import KNOWN_FIELDS, FieldError, processing_errors, validate_dossier
 
 MAX_ITEMS = 2000
@@ -226,7 +229,10 @@ class Sandbox:
     def records(self) -> list[dict[str, Any]]:
         """Return the records received, as stored (latest values after upserts)."""
         with self._state.lock:
-            return [dict(record) for record in self._state.records.values()]
+            return [
+                {**record, "_processing_errors": list(record["_processing_errors"])}
+                for record in self._state.records.values()
+            ]
 
     def requests(self) -> list[tuple[str, str, int]]:
         """Return (method, path, status) of every request answered so far."""
@@ -276,6 +282,7 @@ class Sandbox:
 
     def _store(self, items: list[dict[str, Any]]) -> None:
         known = {(o.uai, o.siret) for o in self.organismes}
+        records = self._state.records
         with self._state.lock:
             for record in items:
                 key = (
@@ -284,9 +291,14 @@ class Sandbox:
                     record["annee_scolaire"],
                     record["id_erp_apprenant"],
                 )
-                stored = self._state.records.setdefault(key, {})
-                stored.update(record)  # null/absent values never erase stored ones
-                stored["_processing_errors"] = processing_errors(stored, known)
+                stored = records.get(key)
+                if stored is None:
+                    records[key] = stored = dict(record)
+                else:
+                    stored.update(record)  # null/absent values never erase stored ones
+                # A tuple: a record holding only atomic values is left alone by the cyclic GC,
+                # which otherwise walks every stored record again and again.
+                stored["_processing_errors"] = tuple(processing_errors(stored, known))
 
     def _next_id(self) -> str:
         return f"{next(self._ids):024x}"
@@ -339,7 +351,7 @@ def _make_handler(sandbox: Sandbox) -> type[BaseHTTPRequestHandler]:
             if isinstance(body, bytes):
                 payload, content_type = body, "text/html"
             else:
-                payload = json.dumps(body, ensure_ascii=False).encode("utf-8")
+                payload = encode_json(body)
                 content_type = "application/json; charset=utf-8"
             with state.lock:  # logged before answering, so a client never sees it missing
                 state.requests.append((self.command, self.path, status))
@@ -370,7 +382,7 @@ def _make_handler(sandbox: Sandbox) -> type[BaseHTTPRequestHandler]:
         def _json_body(self) -> Any:
             raw = self._read_body()
             try:
-                return json.loads(raw) if raw else None
+                return pydantic_core.from_json(raw) if raw else None
             except ValueError:
                 raise _bad_request("JSON invalide") from None
 
@@ -516,31 +528,29 @@ def _make_handler(sandbox: Sandbox) -> type[BaseHTTPRequestHandler]:
                         }
                     ],
                 )
-            data = []
-            valid = []
+            results = []
             for item in body:
                 record, errors = validate_dossier(item)
                 if not errors and sandbox.extra_rule is not None:
                     errors = sandbox.extra_rule(record)
+                results.append((item, record, errors))
+            valid = [record for _, record, errors in results if not errors]
+            sandbox._store(valid)  # stores copies: the records themselves become the echo
+            data = []
+            for item, record, errors in results:
                 if errors:  # echo what was sent, minus the fields TDBA drops
                     echo = (
                         {k: v for k, v in item.items() if k in KNOWN_FIELDS}
                         if isinstance(item, dict)
                         else {}
                     )
+                    echo["validation_errors"] = [error.as_json() for error in errors]
                 else:
                     echo = record
-                data.append(
-                    {
-                        **echo,
-                        "validation_errors": [error.as_json() for error in errors],
-                        "has_error": bool(errors),
-                        "_id": sandbox._next_id(),
-                    }
-                )
-                if not errors:
-                    valid.append(record)
-            sandbox._store(valid)
+                    echo["validation_errors"] = ()
+                echo["has_error"] = bool(errors)
+                echo["_id"] = sandbox._next_id()
+                data.append(echo)
             answer: dict[str, Any] = {"status": "OK", "message": "Queued"}
             if len(valid) < len(body):
                 answer["detail"] = "Some data are invalid"
