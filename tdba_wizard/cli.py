@@ -7,7 +7,6 @@ light. Data goes to stdout, diagnostics to stderr.
 from __future__ import annotations
 
 import argparse
-import getpass
 import json
 import os
 import re
@@ -292,6 +291,8 @@ def _read_key(args: argparse.Namespace) -> str:
             raise InputError(f"La variable d'environnement {args.api_key_env} n'est pas définie.")
         raw = os.environ[args.api_key_env]
     elif sys.stdin.isatty():
+        import getpass
+
         raw = getpass.getpass("Clé d'échange TDBA (collez-la ; elle ne s'affiche pas) : ")
     else:
         raise InputError(

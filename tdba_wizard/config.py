@@ -6,7 +6,6 @@ the file, line and column; a validation error names the field and says in French
 
 from __future__ import annotations
 
-import difflib
 import ipaddress
 import re
 import string
@@ -16,7 +15,6 @@ from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-import tomli_w
 from pydantic import (
     AfterValidator,
     BaseModel,
@@ -383,6 +381,8 @@ def load_config(path: Path) -> Config:
 
 def render_config(config: Config) -> str:
     """Return the TOML text of ``config`` exactly as :func:`save_config` writes it."""
+    import tomli_w  # writing only: --check and the nightly job never load it
+
     data = config.model_dump(mode="json", exclude_none=True)
     establishments = data.pop("establishments")
     chunks = [
@@ -407,6 +407,8 @@ def save_config(path: Path, config: Config) -> None:
 
 def config_diff(path: Path, before: Config | None, after: Config) -> str:
     """Return a unified diff between two configs, as ``--dry-run`` shows it."""
+    import difflib
+
     old = render_config(before).splitlines(keepends=True) if before is not None else []
     new = render_config(after).splitlines(keepends=True)
     return "".join(

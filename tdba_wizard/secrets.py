@@ -21,8 +21,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, TypeVar
 
-import tomli_w
-
 from tdba_wizard.errors import TdbaError
 from tdba_wizard.files import write_private_atomic
 from tdba_wizard.identifiers import mask_api_key
@@ -276,6 +274,8 @@ class SecretStore:
         return dict(result)
 
     def _write_file(self, keys: dict[str, str]) -> None:
+        import tomli_w  # writing only: reading the keys never loads it
+
         header = (
             "# Clés d'échange TDBA de tdba-wizard : fichier choisi explicitement faute de\n"
             "# trousseau utilisable. Lisible par vous seul (0600) ; ne le copiez pas.\n"
