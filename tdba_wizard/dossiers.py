@@ -413,10 +413,11 @@ KNOWN_FIELDS = frozenset(FIELD_RULES) | {"nir_apprenant"}
 _REQUIRED = frozenset(REQUIRED_FIELDS)
 # Fields whose values repeat from row to row (dates, years, codes, UAIs, names...): their
 # results are remembered, as a dictionary look-up costs a fraction of a rule. Rules are pure and
-# return immutable values; refusals are not remembered. Only str values are (1 == True == 1.0).
+# return immutable values; refusals are not remembered. Only str and int values are (not bool
+# nor float: 1 == True == 1.0).
 # At most MEMO_SIZE values per field: past that, new values are checked each time.
 MEMO_SIZE = 4096
-_MEMOS: dict[str, dict[str, Any]] = {
+_MEMOS: dict[str, dict[Any, Any]] = {
     name: {}
     for name in (
         *DATE_FIELDS, "annee_scolaire", "sexe_apprenant", "annee_formation", "formation_rncp",
@@ -431,6 +432,9 @@ _MEMOS: dict[str, dict[str, Any]] = {
     )
 }  # fmt: skip
 _MISSING = object()
+_PLAN: dict[str, tuple[Rule, dict[Any, Any] | None]] = {
+    name: (rule, _MEMOS.get(name)) for name, rule in FIELD_RULES.items()
+}
 
 
 @dataclass(frozen=True)
@@ -451,19 +455,22 @@ def validate_dossier(item: Any) -> tuple[dict[str, Any], list[FieldError]]:
         return {}, [FieldError("Object attendu", ())]
     errors: list[FieldError] = []
     record: dict[str, Any] = {}
-    rules, memos, missing = FIELD_RULES, _MEMOS, _MISSING
+    plan, missing = _PLAN, _MISSING
     for name, value in item.items():
-        rule = rules.get(name)
-        if rule is None or value is None:  # top-level nulls are treated as absent
+        entry = plan.get(name)
+        if entry is None or value is None:  # top-level nulls are treated as absent
             if name == "nir_apprenant" and value is not None:
                 record["has_nir"] = _has_nir(value)
             continue  # unknown and server-set fields are dropped silently
-        memo = memos.get(name) if type(value) is str else None
-        if memo is not None:
+        rule, memo = entry
+        kind = type(value)
+        if memo is not None and (kind is str or kind is int):  # not bool: 1 == True
             result = memo.get(value, missing)
             if result is not missing:
                 record[name] = result
                 continue
+        else:
+            memo = None
         try:
             result = rule(value)
         except Invalid as error:

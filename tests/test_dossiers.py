@@ -88,3 +88,20 @@ def test_contracts_2_to_4() -> None:
     assert errors_of(contrat_date_fin_2="bad") == [
         FieldError("Date invalide", ("contrat_date_fin_2",))
     ]
+
+
+def test_remembered_values_keep_types_apart() -> None:
+    """Results are remembered per value; 1, "1" and True must still be judged each on its own."""
+    for _ in range(2):  # the second pass answers from what the first remembered
+        assert errors_of(annee_formation=1) == []
+        assert errors_of(annee_formation="1") == []
+        assert errors_of(annee_formation=True) == [
+            FieldError("Number attendu", ("annee_formation",))
+        ]
+        assert errors_of(rqth_apprenant=True) == []
+        assert errors_of(rqth_apprenant=1) == [FieldError("Boolean attendu", ("rqth_apprenant",))]
+        assert errors_of(date_entree_formation="2025-02-30") == [
+            FieldError("Date invalide", ("date_entree_formation",))
+        ]
+    record, _ = validate_dossier(valid_record(ORGANISME, annee_formation="2"))
+    assert record["annee_formation"] == 2
