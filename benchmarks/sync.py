@@ -74,8 +74,17 @@ def free_port() -> int:
         return int(probe.getsockname()[1])
 
 
-def run_once(count: int, workdir: Path) -> tuple[float, int, str]:
-    """Return (seconds, peak RSS in bytes, last report line) of one sync of ``count`` records."""
+def cpu_seconds(pid: int) -> float:
+    """Return the CPU time a running process has used (Linux /proc; 0.0 elsewhere)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def run_once(count: int, workdir: Path) -> tuple[float, int, str, float, float]:
+    """Return (seconds, peak RSS in bytes, report line, sync CPU s, sandbox CPU s) of a run."""
     export = workdir / f"export-{count}.csv"
     if not export.exists():
         generate(export, count)
@@ -99,6 +108,7 @@ def run_once(count: int, workdir: Path) -> tuple[float, int, str]:
         )  # fmt: skip
         if add.returncode != 0:
             raise SystemExit(add.stderr)
+        sandbox_cpu = cpu_seconds(sandbox.pid)
         started = time.perf_counter()
         job = subprocess.Popen(
             [sys.executable, "-m", "tdba_wizard", "sync"],
@@ -107,6 +117,7 @@ def run_once(count: int, workdir: Path) -> tuple[float, int, str]:
         # wait4 gives the resource usage of this child alone (not of the sandbox).
         _, status, usage = os.wait4(job.pid, 0)
         elapsed = time.perf_counter() - started
+        sandbox_cpu = cpu_seconds(sandbox.pid) - sandbox_cpu
         out = job.stdout.read().decode() if job.stdout else ""
         job.returncode = os.waitstatus_to_exitcode(status)
         if job.returncode != 0:
@@ -114,7 +125,8 @@ def run_once(count: int, workdir: Path) -> tuple[float, int, str]:
         summary = next(
             (line.strip() for line in out.splitlines() if line.strip().startswith("Envoyées")), ""
         )
-        return elapsed, usage.ru_maxrss * 1024, summary
+        cpu = usage.ru_utime + usage.ru_stime
+        return elapsed, usage.ru_maxrss * 1024, summary, cpu, sandbox_cpu
     finally:
         sandbox.send_signal(signal.SIGINT)
         sandbox.wait(timeout=30)
@@ -127,13 +139,13 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="tdba-bench-") as tmp:
         results = []
         for count in args.sizes:
-            seconds, rss, summary = run_once(count, Path(tmp))
+            seconds, rss, summary, cpu, sandbox_cpu = run_once(count, Path(tmp))
             rate = count / seconds
             results.append((count, seconds, rate, rss))
             print(
                 f"{count:>7} records: {seconds:6.2f} s, {rate:8.0f} records/s, "
-                f"{seconds / count * 1e6:6.1f} µs/record, peak RSS {rss / 2**20:6.1f} MB"
-                f"  [{summary}]"
+                f"{seconds / count * 1e6:6.1f} µs/record, peak RSS {rss / 2**20:6.1f} MB; "
+                f"CPU: sync {cpu:5.2f} s, sandbox {sandbox_cpu:5.2f} s  [{summary}]"
             )
         if len(results) > 1:
             first, last = results[0], results[-1]
