@@ -14,11 +14,15 @@ import sys
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from tdba_wizard import __version__
 from tdba_wizard.errors import ExitCode, InputError, NagiosCode, TdbaError
 from tdba_wizard.paths import STATE_ENV, credentials_path, default_config_path
 from tdba_wizard.secrets import SecretError, SecretStore, StoreTarget, entry_name
+
+if TYPE_CHECKING:  # the nightly job's module is loaded only by the commands that run it
+    from tdba_wizard.sync import ProgressCallback
 
 _FRENCH = {
     "usage: ": "utilisation : ",
@@ -652,16 +656,16 @@ def _cmd_sync(args: argparse.Namespace) -> int:
     return _run_sync(config_path, args.dry_run)
 
 
-def _progress_printer() -> Callable[[str, int, int], None] | None:
+def _progress_printer() -> ProgressCallback | None:
     """Return a one-line progress display for a terminal; None when not a terminal (cron)."""
     if not sys.stderr.isatty():
         return None
     last = [0.0]
 
-    def show(name: str, read: int, sent: int) -> None:
+    def show(name: str, read: int, sent: int, *, done: bool = False) -> None:
         now = time.monotonic()
-        if now - last[0] < 0.2:
-            return
+        if now - last[0] < 0.2 and not done:
+            return  # at most five refreshes a second; the final figures always
         last[0] = now
         print(
             f"\r« {name} » : {read} lignes lues, {sent} dossiers envoyés…", end="", file=sys.stderr

@@ -19,7 +19,7 @@ from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal, TypeVar
+from typing import Any, Literal, Protocol, TypeVar
 
 from tdba_wizard.api import (
     MAX_BATCH_ITEMS,
@@ -51,7 +51,12 @@ YIELD_EVERY = 50  # rows read between two turns of the event loop
 REPORTS_KEPT = 30
 Status = Literal["ok", "partial", "failed"]
 T = TypeVar("T")
-ProgressCallback = Callable[[str, int, int], None]
+
+
+class ProgressCallback(Protocol):
+    """Told (establishment, rows read, records sent) as a run goes; ``done`` at its end."""
+
+    def __call__(self, name: str, read: int, sent: int, *, done: bool = False) -> None: ...
 
 
 class SyncLockedError(TdbaError):
@@ -408,9 +413,12 @@ class _Chunks:
     waits for the interpreter's 5 ms switch interval.
     """
 
-    def __init__(self, rows: Iterator[Checked], *, encode: bool) -> None:
+    def __init__(
+        self, rows: Iterator[Checked], *, encode: bool, tick: Callable[[], None] | None = None
+    ) -> None:
         self.rows = rows
         self.encode = encode
+        self.tick = tick  # called at each turn handed back (progress while reading)
 
     async def next(self) -> list[Batch] | None:
         """Return the next batches to send ([] on a dry run), or None when all is read."""
@@ -418,6 +426,8 @@ class _Chunks:
         refs: list[tuple[int, str | None]] = []
         for count, (record, line, erp_id) in enumerate(self.rows, start=1):
             if count % YIELD_EVERY == 0:
+                if self.tick is not None:
+                    self.tick()
                 await asyncio.sleep(0)
             if self.encode:
                 records.append(record)
@@ -468,7 +478,13 @@ async def _sync_establishment(
                 "chemin du fichier produit par l'ERP."
             )
             return report
-        chunks = _Chunks(_read_and_validate(source, report), encode=not options.dry_run)
+        chunks = _Chunks(
+            _read_and_validate(source, report),
+            encode=not options.dry_run,
+            tick=None
+            if progress is None
+            else lambda: progress(report.name, report.rows_read, report.sent),
+        )
         try:
             while not run.stopped and (batches := await chunks.next()):
                 for batch in batches:
@@ -482,7 +498,7 @@ async def _sync_establishment(
     finally:
         report.duration = time.perf_counter() - started
         if progress is not None:
-            progress(report.name, report.rows_read, report.sent)
+            progress(report.name, report.rows_read, report.sent, done=True)
 
 
 @contextmanager

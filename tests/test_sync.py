@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from tdba_wizard import sync as sync_module
-from tdba_wizard.cli import main
+from tdba_wizard.cli import _progress_printer, main
 from tdba_wizard.config import Config, Establishment, save_config
 from tdba_wizard.dossiers import FieldError
 from tdba_wizard.paths import credentials_path, default_config_path, state_dir
@@ -297,6 +297,42 @@ def test_dry_run_sends_nothing(
     assert "simulation" in out and "statut_apprenant : Valeurs possibles: 0,2,3" in out
     assert sandbox.requests() == []
     assert not (state_dir() / "last-sync.json").exists()
+
+
+def test_progress_while_reading_and_at_the_end(
+    setup: tuple[Sandbox, Config, SecretStore],
+) -> None:
+    sandbox, config, store = setup
+    write_csv(export_path(config), records(sandbox, 2300))
+    seen: list[tuple[int, int, bool]] = []
+
+    def progress(name: str, read: int, sent: int, *, done: bool = False) -> None:
+        assert name == "CFA 1"
+        seen.append((read, sent, done))
+
+    for dry_run in (True, False):
+        seen.clear()
+        options = SyncOptions(dry_run=dry_run, base_delay=0.01)
+        asyncio.run(run_sync(config, store, state_dir(), options, progress))
+        reading = [read for read, _, done in seen if not done]
+        assert len(reading) >= 2300 // sync_module.YIELD_EVERY  # shown while reading
+        assert reading == sorted(reading)
+        assert seen[-1] == (2300, 0 if dry_run else 2300, True)  # the final figures, once
+        assert [done for *_, done in seen].count(True) == 1
+
+
+def test_terminal_progress_line_always_shows_the_final_figures(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: True)
+    show = _progress_printer()
+    assert show is not None
+    show("CFA", 10, 0)
+    show("CFA", 20, 0)  # within 0.2 s: skipped
+    show("CFA", 30, 30, done=True)
+    err = capsys.readouterr().err
+    assert "10 lignes lues" in err and "20 lignes" not in err
+    assert err.endswith("« CFA » : 30 lignes lues, 30 dossiers envoyés…")
 
 
 def test_missing_export_is_explained(setup: tuple[Sandbox, Config, SecretStore]) -> None:
