@@ -11,6 +11,7 @@ import asyncio
 import functools
 import json
 import os
+import re
 import socket
 import ssl
 import time
@@ -397,21 +398,18 @@ def trust_store() -> ssl.SSLContext | bool:
     return True  # no system store (a bare container): httpx's bundled certifi
 
 
+_HASH_LINK = re.compile(r"[0-9a-f]{8}\.0")
+
+
 def _hashed_directory(path: str | None) -> bool:
     """Return True for a certificate directory with OpenSSL's hash links (``1a2b3c4d.0``)."""
     if not path:
         return False
     try:
         with os.scandir(path) as entries:
-            return any(
-                len(e.name) == 10 and e.name[8:] == ".0" and _is_hex(e.name[:8]) for e in entries
-            )
+            return any(_HASH_LINK.fullmatch(entry.name) for entry in entries)
     except OSError:
         return False
-
-
-def _is_hex(text: str) -> bool:
-    return all(c in "0123456789abcdef" for c in text)
 
 
 class TdbaClient:

@@ -482,15 +482,24 @@ def validate_dossier(item: Any) -> tuple[dict[str, Any], list[FieldError]]:
         if memo is not None and len(memo) < MEMO_SIZE:
             memo[value] = result
     if not record.keys() >= _REQUIRED:  # some required field is absent, null or invalid
-        absent = [
-            FieldError(MSG_REQUIRED if name in DATE_FIELDS else MSG_STRING, (name,))
-            for name in REQUIRED_FIELDS
-            if item.get(name) is None
-        ]
-        errors = absent + errors
+        errors = _absent(lambda name: item.get(name) is not None) + errors
+    _derive_months(record)
+    return record, errors
+
+
+def _absent(given: Callable[[str], bool]) -> list[FieldError]:
+    """Return the errors of the required fields not given, as the server words them."""
+    return [
+        FieldError(MSG_REQUIRED if name in DATE_FIELDS else MSG_STRING, (name,))
+        for name in REQUIRED_FIELDS
+        if not given(name)
+    ]
+
+
+def _derive_months(record: dict[str, Any]) -> None:
+    """Fill ``duree_theorique_formation_mois`` from the duration in years when only it is given."""
     if "duree_theorique_formation_mois" not in record and "duree_theorique_formation" in record:
         record["duree_theorique_formation_mois"] = record["duree_theorique_formation"] * 12
-    return record, errors
 
 
 def _has_nir(value: Any) -> bool:
@@ -546,14 +555,8 @@ class RowValidator:
             }
             if not given:
                 return None  # an empty line
-            absent = [
-                FieldError(MSG_REQUIRED if name in DATE_FIELDS else MSG_STRING, (name,))
-                for name in REQUIRED_FIELDS
-                if name not in given
-            ]
-            errors = absent + errors
-        if "duree_theorique_formation_mois" not in record and "duree_theorique_formation" in record:
-            record["duree_theorique_formation_mois"] = record["duree_theorique_formation"] * 12
+            errors = _absent(given.__contains__) + errors
+        _derive_months(record)
         return record, errors
 
     @staticmethod

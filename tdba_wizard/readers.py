@@ -30,7 +30,6 @@ _FR_DATE = re.compile(r"^\s*(\d{1,2})/(\d{1,2})/(\d{2}|\d{4})\s*$")
 _SERIAL = re.compile(r"^\s*\d{1,5}(\.0+)?\s*$")
 _EXCEL_EPOCH = dt.date(1899, 12, 30)
 _CHUNK = 1 << 16
-_MEMO_SIZE = 4096
 
 
 class SourceError(TdbaError):
@@ -169,27 +168,17 @@ def _csv_rows(handle: TextIO, delimiter: str) -> Iterator[tuple[int, list[str]]]
 def read_csv(path: Path) -> Iterator[SourceRow]:
     """Stream the rows of a CSV export as values by field name, cells converted."""
     header, rows = read_csv_cells(path)
-    # The columns to convert, chosen once (this loop runs for every row of the export).
-    # Conversions are remembered per column, as dates repeat from row to row.
-    conversions: list[tuple[str, Callable[[Any], Any], dict[str, Any]]] = [
-        (name, convert, {})
-        for name in dict.fromkeys(header)
-        if (convert := cell_converter(name)) is not None
+    converters = [
+        (name, convert) for name in dict.fromkeys(header) if (convert := cell_converter(name))
     ]
     for start, cells in rows:
         # An empty (or blank) cell is an absent value.
         values = {n: c for n, c in zip(header, cells, strict=False) if c and not c.isspace()}
         if not values:
             continue
-        for name, convert, memo in conversions:
-            cell = values.get(name)
-            if cell is not None:
-                converted = memo.get(cell)
-                if converted is None:
-                    converted = convert(cell)
-                    if len(memo) < _MEMO_SIZE:
-                        memo[cell] = converted
-                values[name] = converted
+        for name, convert in converters:
+            if name in values:
+                values[name] = convert(values[name])
         yield SourceRow(start, values)
 
 
