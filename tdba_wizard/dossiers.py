@@ -483,7 +483,7 @@ def validate_dossier(item: Any) -> tuple[dict[str, Any], list[FieldError]]:
             memo[value] = result
     if not record.keys() >= _REQUIRED:  # some required field is absent, null or invalid
         errors = _absent(lambda name: item.get(name) is not None) + errors
-    _derive_months(record)
+    derive_months(record)
     return record, errors
 
 
@@ -496,7 +496,7 @@ def _absent(given: Callable[[str], bool]) -> list[FieldError]:
     ]
 
 
-def _derive_months(record: dict[str, Any]) -> None:
+def derive_months(record: dict[str, Any]) -> None:
     """Fill ``duree_theorique_formation_mois`` from the duration in years when only it is given."""
     if "duree_theorique_formation_mois" not in record and "duree_theorique_formation" in record:
         record["duree_theorique_formation_mois"] = record["duree_theorique_formation"] * 12
@@ -556,7 +556,7 @@ class RowValidator:
             if not given:
                 return None  # an empty line
             errors = _absent(given.__contains__) + errors
-        _derive_months(record)
+        derive_months(record)
         return record, errors
 
     @staticmethod
