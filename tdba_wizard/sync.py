@@ -18,6 +18,7 @@ import time
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from itertools import islice
 from pathlib import Path
 from typing import Any, Literal, Protocol, TypeVar
 
@@ -35,6 +36,7 @@ from tdba_wizard.config import Config, Establishment
 from tdba_wizard.dossiers import FieldError, RowValidator, validate_dossier
 from tdba_wizard.errors import TdbaError
 from tdba_wizard.files import ensure_private_dir, write_private_atomic
+from tdba_wizard.normalised import same_cells
 from tdba_wizard.readers import (
     SourceError,
     cell_converter,
@@ -48,6 +50,7 @@ from tdba_wizard.state import LAST_SYNC, last_sync_entry, load_last_sync
 MAX_BATCH_BYTES = 8 * 1024 * 1024  # well under TDBA's 10 MB
 FIRST_LINES = 5
 YIELD_EVERY = 50  # rows read between two turns of the event loop
+CELL_BLOCK = 250  # CSV rows validated together (column by column)
 REPORTS_KEPT = 30
 Status = Literal["ok", "partial", "failed"]
 T = TypeVar("T")
@@ -368,7 +371,8 @@ def _read_and_validate(path: Path, report: EstablishmentReport) -> Iterator[Chec
     if reader is read_csv:
         header, cells = read_csv_cells(path)
         if len(set(header)) == len(header):  # the fast path, for the usual export
-            yield from _validate_cells(RowValidator(header, cell_converter), cells, report)
+            validator = RowValidator(header, cell_converter, same_cells)
+            yield from _validate_cells(validator, cells, report)
             return
     for row in reader(path):
         report.rows_read += 1
@@ -383,16 +387,18 @@ def _read_and_validate(path: Path, report: EstablishmentReport) -> Iterator[Chec
 def _validate_cells(
     validator: RowValidator, rows: Iterator[tuple[int, list[str]]], report: EstablishmentReport
 ) -> Iterator[Checked]:
-    for line, cells in rows:
-        checked = validator.validate(cells)
-        if checked is None:
-            continue  # an empty line
-        report.rows_read += 1
-        record, errors = checked
-        if errors:
-            _reject(report, errors, line, validator.erp_id(cells))
-            continue
-        yield record, line, record["id_erp_apprenant"]
+    while block := list(islice(rows, CELL_BLOCK)):
+        lines = [line for line, _ in block]
+        cells = [row for _, row in block]
+        for line, row, checked in zip(lines, cells, validator.validate_rows(cells), strict=True):
+            if checked is None:
+                continue  # an empty line
+            report.rows_read += 1
+            record, errors = checked
+            if errors:
+                _reject(report, errors, line, validator.erp_id(row))
+                continue
+            yield record, line, record["id_erp_apprenant"]
 
 
 def _reject(

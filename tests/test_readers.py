@@ -13,6 +13,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from tdba_wizard.dossiers import RowValidator, validate_dossier
+from tdba_wizard.normalised import same_cells
 from tdba_wizard.readers import (
     SourceError,
     cell_converter,
@@ -160,7 +161,9 @@ CELLS = {
     "etablissement_formateur_siret": ["48401246400091", "4840124640009"],
     "rqth_apprenant": ["OUI", "non", "VRAI", "peut-être", ""],
     "tel_apprenant": ["0612345678", "06 12 34 56 78", "+33612345678", "12", ""],
-    "email_contact": ["a@b.fr", "pas un mail", ""],
+    "email_contact": ["a@b.fr", "léa@école.fr", " a@b.fr", "pas un mail", ""],
+    "formation_rncp": ["RNCP34567", "rncp 34567", "34567", ""],
+    "code_postal_apprenant": ["75011", "7501", " 75011", ""],
     "duree_theorique_formation": ["2", "9", "x", ""],
     "duree_theorique_formation_mois": ["24", "60", ""],
     "statut_apprenant": ["3", "1", ""],
@@ -194,9 +197,16 @@ def test_cells_are_validated_as_the_rows_read(
             writer.writerows(rows)
         as_dicts = [(row.line, validate_dossier(row.values)) for row in read_source(path)]
         names, cells = read_csv_cells(path)
-        validator = RowValidator(names, cell_converter)
-        as_cells = [(line, checked) for line, row in cells if (checked := validator.validate(row))]
-    assert as_cells == as_dicts
+        read = list(cells)
+    lines, cell_rows = [line for line, _ in read], [row for _, row in read]
+    # Row by row, and as one block with the columns taken as they are when they can be.
+    one, block = (
+        RowValidator(names, cell_converter),
+        RowValidator(names, cell_converter, same_cells),
+    )
+    for checked in ([one.validate(row) for row in cell_rows], block.validate_rows(cell_rows)):
+        as_cells = [(line, c) for line, c in zip(lines, checked, strict=True) if c is not None]
+        assert as_cells == as_dicts
 
 
 def test_erp_id_of_a_refused_row() -> None:
