@@ -27,6 +27,7 @@ from tdba_wizard.api import (
     ServerError,
     TdbaClient,
     UnexpectedAnswer,
+    _all_accepted,
     trust_store,
 )
 from tdba_wizard.sandbox import Failure as Inject
@@ -137,6 +138,39 @@ def test_send_batch_counts_items(sandbox: Sandbox) -> None:
     }
     assert "Martin" not in repr(result).upper() and "LÉA" not in repr(result).upper()
     assert len(sandbox.records()) == 2
+
+
+@pytest.mark.parametrize("refused", [False, True])
+def test_learner_data_cannot_pass_for_an_answer(sandbox: Sandbox, refused: bool) -> None:
+    # A 200 answer where everything is accepted is only counted (see api._all_accepted):
+    # echoed values that spell the keys it counts must not change what is counted.
+    organisme = demo(sandbox)
+    spelled = '"has_error":false,"has_error":true}, {"has_error":false'
+    batch = [
+        valid_record(organisme, "A", adresse_apprenant=spelled),
+        valid_record(organisme, "B", cause_exclusion_formation=spelled * 3),
+    ]
+    if refused:
+        batch.append(valid_record(organisme, "C", email_contact=spelled))
+    outcome = call(sandbox.url, "send_batch", organisme.demo_key, batch)
+    assert isinstance(outcome, Ok)
+    assert (outcome.value.sent, outcome.value.accepted) == (len(batch), 2)
+    assert [r.id_erp_apprenant for r in outcome.value.rejections] == (["C"] if refused else [])
+
+
+@pytest.mark.parametrize(
+    ("content_type", "body", "counted"),
+    [
+        ("application/json", b'{"data":[{"x":"\\\\","has_error":false}]}', True),
+        ("text/html", b'<p>{"has_error":false}</p>', False),
+        ("application/json", b'{"data":[{"has_error": false}]}', False),  # spaced: read
+        ("application/json", b'{"data":[{"has_error":false,"has_error":true}]}', False),
+        ("application/json", b'{"data":[{"has_error":false},{"has_error":false}]}', False),
+    ],
+)
+def test_only_a_plain_answer_is_counted(content_type: str, body: bytes, counted: bool) -> None:
+    response = httpx.Response(200, headers={"Content-Type": content_type}, content=body)
+    assert _all_accepted(response, 1) is counted
 
 
 def test_rate_limited_with_retry_after(sandbox: Sandbox) -> None:
