@@ -11,6 +11,7 @@ from __future__ import annotations
 import codecs
 import csv
 import datetime as dt
+import itertools
 import json
 import re
 from collections.abc import Callable, Iterator
@@ -30,6 +31,7 @@ _FR_DATE = re.compile(r"^\s*(\d{1,2})/(\d{1,2})/(\d{2}|\d{4})\s*$")
 _SERIAL = re.compile(r"^\s*\d{1,5}(\.0+)?\s*$")
 _EXCEL_EPOCH = dt.date(1899, 12, 30)
 _CHUNK = 1 << 16
+_FIELD_LIMIT = csv.field_size_limit()  # the csv module refuses longer cells
 
 
 class SourceError(TdbaError):
@@ -152,17 +154,32 @@ def read_csv_cells(path: Path) -> tuple[list[str], Iterator[tuple[int, list[str]
     except BaseException:
         handle.close()
         raise
-    return header, _csv_rows(handle, delimiter)
+    return header, _csv_rows(handle, delimiter, path)
 
 
-def _csv_rows(handle: TextIO, delimiter: str) -> Iterator[tuple[int, list[str]]]:
+def _csv_rows(handle: TextIO, delimiter: str, path: Path) -> Iterator[tuple[int, list[str]]]:
+    """Yield (first line, cells) of each record after the header, as :mod:`csv` reads them.
+
+    Most lines hold no quote: such a line is one record, split on the delimiter (several
+    times faster than the csv module). A line with a quote, or too long, is read by the csv
+    module, which takes the next lines too when a quoted cell spans them.
+    """
     with handle:
-        reader = csv.reader(handle, delimiter=delimiter)
+        lines = iter(handle)  # newline="": each line keeps its one \n, \r or \r\n
         line = 1
-        for cells in reader:
-            start = line + 1
-            line = reader.line_num + 1
-            yield start, cells
+        for text in lines:
+            line += 1
+            if '"' not in text and len(text) < _FIELD_LIMIT:
+                body = text.rstrip("\r\n")
+                yield line, body.split(delimiter) if body else []
+                continue
+            reader = csv.reader(itertools.chain((text,), lines), delimiter=delimiter)
+            try:
+                cells = next(reader)
+            except csv.Error as error:  # e.g. a cell of over 128 kB
+                raise SourceError(f"{path} : ligne {line} illisible ({error}).") from None
+            yield line, cells
+            line += reader.line_num - 1
 
 
 def read_csv(path: Path) -> Iterator[SourceRow]:

@@ -75,6 +75,43 @@ def test_csv_line_numbers_skip_blank_lines_and_count_multiline_cells(tmp_path: P
     ]
 
 
+@given(st.text(alphabet='ab;,"é\r\n\x00 ', max_size=60))
+def test_csv_rows_are_what_the_csv_module_reads(text: str) -> None:
+    # Lines without quotes are split directly: the rows must be the csv module's, lines too.
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "export.csv"
+        path.write_text("nom_apprenant;prenom_apprenant\n" + text, encoding="utf-8", newline="")
+        expected: list[tuple[int, list[str]]] = []
+        with path.open(encoding="utf-8-sig", newline="") as handle:
+            reader = csv.reader(handle, delimiter=";")
+            next(reader)
+            line = 1
+            try:
+                for cells in reader:
+                    expected.append((line + 1, cells))
+                    line = reader.line_num
+                failure = False
+            except csv.Error:
+                failure = True
+        got: list[tuple[int, list[str]]] = []
+        try:
+            got.extend(read_csv_cells(path)[1])
+        except SourceError:
+            assert failure
+        else:
+            assert not failure
+    assert got == expected
+
+
+def test_a_cell_too_long_is_reported_with_its_line(tmp_path: Path) -> None:
+    path = tmp_path / "export.csv"
+    path.write_text(f'nom_apprenant;adresse_apprenant\nA;B\nC;"{"x" * 200_000}"\n')
+    rows = read_csv_cells(path)[1]
+    assert next(rows) == (2, ["A", "B"])
+    with pytest.raises(SourceError, match="ligne 3 illisible"):
+        next(rows)
+
+
 def test_xlsx_template_layout(tmp_path: Path) -> None:
     openpyxl = pytest.importorskip("openpyxl")
     workbook = openpyxl.Workbook()
