@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any, Generic, Literal, TypeVar
 
 import httpx
+import orjson
 import pydantic_core
 from pydantic_core import core_schema
 
@@ -326,10 +327,10 @@ _NOT_JSON = object()
 
 
 def encode_json(value: Any) -> bytes:
-    """Return compact UTF-8 JSON, encoded by pydantic-core (several times faster than json)."""
+    """Return compact UTF-8 JSON, encoded by orjson (the nightly batches: 2000 records each)."""
     try:
-        return pydantic_core.to_json(value)
-    except pydantic_core.PydanticSerializationError:  # e.g. a lone surrogate: escape it
+        return orjson.dumps(value)
+    except TypeError:  # orjson.JSONEncodeError: a lone surrogate, an integer over 64 bits...
         return json.dumps(value, separators=(",", ":")).encode("ascii")
 
 

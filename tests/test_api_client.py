@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import socket
 import ssl
 import subprocess
@@ -11,6 +12,8 @@ from typing import Any
 
 import httpx
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from tdba_wizard.api import (
     USER_AGENT,
@@ -28,6 +31,7 @@ from tdba_wizard.api import (
     TdbaClient,
     UnexpectedAnswer,
     _all_accepted,
+    encode_json,
     trust_store,
 )
 from tdba_wizard.sandbox import Failure as Inject
@@ -171,6 +175,27 @@ def test_learner_data_cannot_pass_for_an_answer(sandbox: Sandbox, refused: bool)
 def test_only_a_plain_answer_is_counted(content_type: str, body: bytes, counted: bool) -> None:
     response = httpx.Response(200, headers={"Content-Type": content_type}, content=body)
     assert _all_accepted(response, 1) is counted
+
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text(),
+    lambda children: (
+        st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=6), children, max_size=4)
+    ),
+    max_leaves=12,
+)
+
+
+@given(json_values)
+def test_encode_json_is_compact_json(value: Any) -> None:
+    body = encode_json(value)
+    assert json.loads(body) == value
+    if b"\\u" not in body:  # no escaped fallback: the usual UTF-8, with no spaces
+        assert body == json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode()
+
+
+def test_encode_json_escapes_what_utf8_cannot_hold() -> None:
+    assert json.loads(encode_json({"nom": "\ud800", "n": 2**70})) == {"nom": "\ud800", "n": 2**70}
 
 
 def test_rate_limited_with_retry_after(sandbox: Sandbox) -> None:
