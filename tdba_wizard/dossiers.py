@@ -13,8 +13,7 @@ import datetime as dt
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from itertools import compress, repeat
-from operator import is_not
+from itertools import repeat
 from typing import Any
 
 REQUIRED_FIELDS = (
@@ -599,12 +598,9 @@ class RowValidator:
                             values[index] = _SKIP
                             errors.setdefault(index, []).append(FieldError(error.message, (name,)))
             columns.append(values)
-        names, skip = self._names, _SKIP
+        records = self._records(columns, len(rows))
         results: list[tuple[dict[str, Any], list[FieldError]] | None] = []
-        for index, values in enumerate(zip(*columns, strict=True)):
-            record = dict(
-                compress(zip(names, values, strict=True), map(is_not, values, repeat(skip)))
-            )
+        for index, record in enumerate(records):
             row_errors = errors.get(index, [])
             if not record.keys() >= _REQUIRED:  # some required field is absent or invalid
                 given = {
@@ -619,6 +615,26 @@ class RowValidator:
             derive_months(record)
             results.append((record, row_errors))
         return results
+
+    def _records(self, columns: list[list[Any]], count: int) -> list[dict[str, Any]]:
+        """Return each row's fields with a value (_SKIP: none), from the block's columns."""
+        skip = _SKIP
+        full_names, full, some_names, some = [], [], [], []
+        for name, values in zip(self._names, columns, strict=True):
+            if skip not in values:  # a value in every row: zipped at once below
+                full_names.append(name)
+                full.append(values)
+            elif values.count(skip) < count:  # columns with no value at all are left out
+                some_names.append(name)
+                some.append(values)
+        records = [dict(zip(full_names, row, strict=True)) for row in zip(*full, strict=True)]
+        if not full:
+            records = [{} for _ in range(count)]
+        for name, values in zip(some_names, some, strict=True):
+            for record, value in zip(records, values, strict=True):
+                if value is not skip:
+                    record[name] = value
+        return records
 
     @staticmethod
     def _first_sight(rule: Rule | None, memo: dict[str, Any], remember: bool, cell: str) -> Any:
