@@ -14,6 +14,7 @@ import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from itertools import repeat
+from operator import ge
 from typing import Any
 
 REQUIRED_FIELDS = (
@@ -526,6 +527,22 @@ def _passes(check: Callable[[Sequence[str]], object], cells: Sequence[str]) -> b
 ColumnCheck = Callable[[Sequence[str]], object]  # raises ValueError when a cell is not known
 
 
+@dataclass
+class RowsChecked:
+    """A block of rows validated: each row's record (None: an empty line), and the errors of
+    the rows refused, by their index in the block."""
+
+    records: list[dict[str, Any] | None]
+    errors: dict[int, list[FieldError]]
+
+    def each(self) -> list[tuple[dict[str, Any], list[FieldError]] | None]:
+        """Return, row by row, the record and its errors (None: an empty line)."""
+        return [
+            None if record is None else (record, self.errors.get(index, []))
+            for index, record in enumerate(self.records)
+        ]
+
+
 class RowValidator:
     """:func:`validate_dossier` for rows of cells in a fixed column order (a CSV export).
 
@@ -565,19 +582,18 @@ class RowValidator:
             remember = name in _MEMOS or conversion is not None
             self._plan.append((name, rule, {"": _SKIP}, remember, check))
         self._names = tuple(name for name, _, _, _, _ in self._plan)
+        self._years = "duree_theorique_formation" in self._names  # months derived from it
         self._erp = columns.index("id_erp_apprenant") if "id_erp_apprenant" in columns else None
 
     def validate(self, cells: Sequence[str]) -> tuple[dict[str, Any], list[FieldError]] | None:
         """Return the normalised record and its errors, or None for a row with no value."""
-        return self.validate_rows([cells])[0]
+        return self.validate_rows([cells]).each()[0]
 
-    def validate_rows(
-        self, rows: Sequence[Sequence[str]]
-    ) -> list[tuple[dict[str, Any], list[FieldError]] | None]:
+    def validate_rows(self, rows: Sequence[Sequence[str]]) -> RowsChecked:
         """:meth:`validate` for each row (a block of a few hundred rows is the fast way)."""
         width = len(self._plan)
         if width == 0 or not rows:
-            return [None] * len(rows)
+            return RowsChecked([None] * len(rows), {})
         # Short rows lack their last cells (absent); cells past the header are ignored.
         rows = [cells if len(cells) == width else _fit(cells, width) for cells in rows]
         errors: dict[int, list[FieldError]] = {}
@@ -598,23 +614,25 @@ class RowValidator:
                             values[index] = _SKIP
                             errors.setdefault(index, []).append(FieldError(error.message, (name,)))
             columns.append(values)
-        records = self._records(columns, len(rows))
-        results: list[tuple[dict[str, Any], list[FieldError]] | None] = []
-        for index, record in enumerate(records):
-            row_errors = errors.get(index, [])
-            if not record.keys() >= _REQUIRED:  # some required field is absent or invalid
-                given = {
-                    name
-                    for name, cell in zip(self.columns, rows[index], strict=True)
-                    if cell and not cell.isspace()
-                }
-                if not given:
-                    results.append(None)  # an empty line
-                    continue
-                row_errors = _absent(given.__contains__) + row_errors
-            derive_months(record)
-            results.append((record, row_errors))
-        return results
+        built = self._records(columns, len(rows))
+        complete = map(ge, map(dict.keys, built), repeat(_REQUIRED))
+        records: list[dict[str, Any] | None] = list(built)
+        for index in [index for index, ok in enumerate(complete) if not ok]:
+            given = {
+                name
+                for name, cell in zip(self.columns, rows[index], strict=True)
+                if cell and not cell.isspace()
+            }
+            if not given:
+                records[index] = None  # an empty line
+                errors.pop(index, None)
+                continue
+            errors[index] = _absent(given.__contains__) + errors.get(index, [])
+        if self._years:
+            for record in records:
+                if record is not None:
+                    derive_months(record)
+        return RowsChecked(records, errors)
 
     def _records(self, columns: list[list[Any]], count: int) -> list[dict[str, Any]]:
         """Return each row's fields with a value (_SKIP: none), from the block's columns."""

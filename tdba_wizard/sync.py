@@ -19,8 +19,9 @@ from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from itertools import islice
+from operator import itemgetter
 from pathlib import Path
-from typing import Any, Literal, Protocol, TypeVar
+from typing import Any, Literal, Protocol, TypeVar, cast
 
 from tdba_wizard.api import (
     MAX_BATCH_ITEMS,
@@ -49,8 +50,7 @@ from tdba_wizard.state import LAST_SYNC, last_sync_entry, load_last_sync
 
 MAX_BATCH_BYTES = 8 * 1024 * 1024  # well under TDBA's 10 MB
 FIRST_LINES = 5
-YIELD_EVERY = 50  # rows read between two turns of the event loop
-CELL_BLOCK = 250  # CSV rows validated together (column by column)
+ROW_BLOCK = 250  # rows read and validated together, between two turns of the event loop
 REPORTS_KEPT = 30
 Status = Literal["ok", "partial", "failed"]
 T = TypeVar("T")
@@ -362,11 +362,12 @@ class _Run:
             await asyncio.gather(*list(self.tasks))
 
 
-Checked = tuple[dict[str, Any], int, str | None]
+# Valid rows, a few hundred at a time: the normalised records and the (line, ERP id) of each.
+Block = tuple[list[dict[str, Any]], list[tuple[int, str | None]]]
 
 
-def _read_and_validate(path: Path, report: EstablishmentReport) -> Iterator[Checked]:
-    """Yield (normalised record, line, ERP id) for each valid row; count and group the others."""
+def _read_and_validate(path: Path, report: EstablishmentReport) -> Iterator[Block]:
+    """Yield the valid rows a block at a time; count the others and group their reasons."""
     reader = reader_for(path)
     if reader is read_csv:
         header, cells = read_csv_cells(path)
@@ -374,31 +375,49 @@ def _read_and_validate(path: Path, report: EstablishmentReport) -> Iterator[Chec
             validator = RowValidator(header, cell_converter, same_cells)
             yield from _validate_cells(validator, cells, report)
             return
-    for row in reader(path):
-        report.rows_read += 1
-        record, errors = validate_dossier(row.values)
-        if errors:
-            erp = row.values.get("id_erp_apprenant")
-            _reject(report, errors, row.line, str(erp).strip() if erp not in (None, "") else None)
-            continue
-        yield record, row.line, record["id_erp_apprenant"]
+    rows = reader(path)
+    while block := list(islice(rows, ROW_BLOCK)):
+        records: list[dict[str, Any]] = []
+        refs: list[tuple[int, str | None]] = []
+        for row in block:
+            report.rows_read += 1
+            record, errors = validate_dossier(row.values)
+            if errors:
+                erp = row.values.get("id_erp_apprenant")
+                erp_id = str(erp).strip() if erp not in (None, "") else None
+                _reject(report, errors, row.line, erp_id)
+                continue
+            records.append(record)
+            refs.append((row.line, record["id_erp_apprenant"]))
+        yield records, refs
 
 
 def _validate_cells(
     validator: RowValidator, rows: Iterator[tuple[int, list[str]]], report: EstablishmentReport
-) -> Iterator[Checked]:
-    while block := list(islice(rows, CELL_BLOCK)):
+) -> Iterator[Block]:
+    erp_id = itemgetter("id_erp_apprenant")
+    while block := list(islice(rows, ROW_BLOCK)):
         lines = [line for line, _ in block]
         cells = [row for _, row in block]
-        for line, row, checked in zip(lines, cells, validator.validate_rows(cells), strict=True):
-            if checked is None:
+        checked = validator.validate_rows(cells)
+        if not checked.errors and None not in checked.records:  # the usual block: all valid
+            valid = cast(list[dict[str, Any]], checked.records)
+            report.rows_read += len(valid)
+            yield valid, list(zip(lines, map(erp_id, valid), strict=True))
+            continue
+        records: list[dict[str, Any]] = []
+        refs: list[tuple[int, str | None]] = []
+        for index, record in enumerate(checked.records):
+            if record is None:
                 continue  # an empty line
             report.rows_read += 1
-            record, errors = checked
+            errors = checked.errors.get(index)
             if errors:
-                _reject(report, errors, line, validator.erp_id(row))
+                _reject(report, errors, lines[index], validator.erp_id(cells[index]))
                 continue
-            yield record, line, record["id_erp_apprenant"]
+            records.append(record)
+            refs.append((lines[index], record["id_erp_apprenant"]))
+        yield records, refs
 
 
 def _reject(
@@ -413,36 +432,39 @@ def _reject(
 class _Chunks:
     """Valid records, taken :data:`MAX_BATCH_ITEMS` at a time and encoded as batches.
 
-    Reading runs on the event loop and hands it back every :data:`YIELD_EVERY` rows, so that
-    the bytes of the batches in flight keep moving while the next one is read (TDBA works
-    meanwhile). A worker thread did worse: it holds the GIL, and each 64 kB of an answer then
-    waits for the interpreter's 5 ms switch interval.
+    Reading runs on the event loop and hands it back after each block of :data:`ROW_BLOCK`
+    rows (a few milliseconds), so that the bytes of the batches in flight keep moving while
+    the next one is read (TDBA works meanwhile). A worker thread did worse: it holds the GIL,
+    and each 64 kB of an answer then waits for the interpreter's 5 ms switch interval.
     """
 
     def __init__(
-        self, rows: Iterator[Checked], *, encode: bool, tick: Callable[[], None] | None = None
+        self, blocks: Iterator[Block], *, encode: bool, tick: Callable[[], None] | None = None
     ) -> None:
-        self.rows = rows
+        self.blocks = blocks
         self.encode = encode
         self.tick = tick  # called at each turn handed back (progress while reading)
+        self.records: list[dict[str, Any]] = []  # read, not sent yet
+        self.refs: list[tuple[int, str | None]] = []
+        self.read_all = False
 
     async def next(self) -> list[Batch] | None:
-        """Return the next batches to send ([] on a dry run), or None when all is read."""
-        records: list[dict[str, Any]] = []
-        refs: list[tuple[int, str | None]] = []
-        for count, (record, line, erp_id) in enumerate(self.rows, start=1):
-            if count % YIELD_EVERY == 0:
-                if self.tick is not None:
-                    self.tick()
-                await asyncio.sleep(0)
+        """Return the next batches to send, or None when all is read (at once on a dry run)."""
+        while not self.read_all and len(self.records) < MAX_BATCH_ITEMS:
+            block = next(self.blocks, None)
+            if block is None:
+                self.read_all = True
+                break
             if self.encode:
-                records.append(record)
-                refs.append((line, erp_id))
-                if len(records) == MAX_BATCH_ITEMS:
-                    break
-        else:
-            if not records:
-                return None
+                self.records += block[0]
+                self.refs += block[1]
+            if self.tick is not None:
+                self.tick()
+            await asyncio.sleep(0)
+        if not self.records:
+            return None
+        records, self.records = self.records[:MAX_BATCH_ITEMS], self.records[MAX_BATCH_ITEMS:]
+        refs, self.refs = self.refs[:MAX_BATCH_ITEMS], self.refs[MAX_BATCH_ITEMS:]
         return list(encode_batches(records, refs))
 
 

@@ -241,7 +241,10 @@ def test_cells_are_validated_as_the_rows_read(
         RowValidator(names, cell_converter),
         RowValidator(names, cell_converter, same_cells),
     )
-    for checked in ([one.validate(row) for row in cell_rows], block.validate_rows(cell_rows)):
+    for checked in (
+        [one.validate(row) for row in cell_rows],
+        block.validate_rows(cell_rows).each(),
+    ):
         as_cells = [(line, c) for line, c in zip(lines, checked, strict=True) if c is not None]
         assert as_cells == as_dicts
 

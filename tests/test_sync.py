@@ -154,6 +154,38 @@ def test_local_rejections_are_reported_by_line_not_name(
         assert name not in dumped
 
 
+def test_blocks_and_batches_keep_every_valid_row_once_with_its_line(
+    setup: tuple[Sandbox, Config, SecretStore],
+) -> None:
+    # Rows are read a block at a time and sent 2000 at a time: refused rows and empty lines
+    # scattered over several blocks and batches must not shift, lose or repeat anything.
+    sandbox, config, store = setup
+    rows = records(sandbox, 4300)
+    for index in range(0, 4300, 97):
+        rows[index]["statut_apprenant"] = 7
+    path = write_csv(export_path(config), rows)
+    lines = path.read_text(encoding="utf-8").splitlines(keepends=True)
+    blank_after = set(range(1, 4300, 389))  # an empty line after these data lines
+    path.write_text(
+        "".join(line + ("\r\n" if n in blank_after else "") for n, line in enumerate(lines)),
+        encoding="utf-8",
+    )
+    report = sync(config, store)
+    [e] = report.establishments
+    refused = len(range(0, 4300, 97))
+    assert (e.rows_read, e.rejected_locally, e.sent) == (4300, refused, 4300 - refused)
+    [group] = e.local_reasons.values()
+    # The first refused rows, by file line: each empty line above pushes the next ones down.
+    expected = [
+        (2 + i + sum(1 for n in blank_after if n <= i), f"E{i}") for i in range(0, 4300, 97)
+    ]
+    assert group.first == expected[: len(group.first)]
+    stored = sorted(int(r["id_erp_apprenant"][1:]) for r in sandbox.records())
+    assert stored == [i for i in range(4300) if i % 97]
+    posts = [r for r in sandbox.requests() if r[1] == SEND]
+    assert len(posts) == 3  # 2000 + 2000 + the rest
+
+
 def test_rows_tdba_rejects_are_counted(setup: tuple[Sandbox, Config, SecretStore]) -> None:
     sandbox, config, store = setup
 
@@ -315,7 +347,7 @@ def test_progress_while_reading_and_at_the_end(
         options = SyncOptions(dry_run=dry_run, base_delay=0.01)
         asyncio.run(run_sync(config, store, state_dir(), options, progress))
         reading = [read for read, _, done in seen if not done]
-        assert len(reading) >= 2300 // sync_module.YIELD_EVERY  # shown while reading
+        assert len(reading) >= 2300 // sync_module.ROW_BLOCK  # shown while reading
         assert reading == sorted(reading)
         assert seen[-1] == (2300, 0 if dry_run else 2300, True)  # the final figures, once
         assert [done for *_, done in seen].count(True) == 1
