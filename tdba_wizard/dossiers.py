@@ -645,8 +645,10 @@ class RowValidator:
             elif values.count(skip) < count:  # columns with no value at all are left out
                 some_names.append(name)
                 some.append(values)
-        records = [dict(zip(full_names, row, strict=True)) for row in zip(*full, strict=True)]
-        if not full:
+        if full:  # one dict per row, built in C (the columns all have the block's length)
+            rows = zip(*full, strict=True)
+            records = list(map(dict, map(zip, repeat(full_names), rows)))
+        else:
             records = [{} for _ in range(count)]
         for name, values in zip(some_names, some, strict=True):
             for record, value in zip(records, values, strict=True):
