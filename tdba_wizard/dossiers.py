@@ -583,6 +583,7 @@ class RowValidator:
             self._plan.append((name, rule, {"": _SKIP}, remember, check))
         self._names = tuple(name for name, _, _, _, _ in self._plan)
         self._years = "duree_theorique_formation" in self._names  # months derived from it
+        self._checked = [False] * len(self._plan)  # per column: the last block needed its check
         self._erp = columns.index("id_erp_apprenant") if "id_erp_apprenant" in columns else None
 
     def validate(self, cells: Sequence[str]) -> tuple[dict[str, Any], list[FieldError]] | None:
@@ -598,14 +599,25 @@ class RowValidator:
         rows = [cells if len(cells) == width else _fit(cells, width) for cells in rows]
         errors: dict[int, list[FieldError]] = {}
         columns = []
-        for (name, rule, memo, remember, check), cells in zip(
-            self._plan, zip(*rows, strict=True), strict=True
+        checked = self._checked
+        for position, ((name, rule, memo, remember, check), cells) in enumerate(
+            zip(self._plan, zip(*rows, strict=True), strict=True)
         ):
-            if check is not None and _passes(check, cells):
-                columns.append(list(map(memo.get, cells, cells)))  # "" is absent
-                continue
+            # A column whose memo knew every cell of the last block starts with its memo;
+            # one that needed the check last time (values unique to each learner) starts there.
+            tried = False
+            if check is not None and checked[position]:
+                tried = True
+                if _passes(check, cells):
+                    columns.append(list(map(memo.get, cells, cells)))  # "" is absent
+                    continue
             values = list(map(memo.get, cells, repeat(_UNSEEN)))
-            if _UNSEEN in values:
+            if _UNSEEN not in values:
+                checked[position] = False
+            elif check is not None and not tried and _passes(check, cells):
+                checked[position] = True
+                values = list(map(memo.get, cells, cells))
+            else:
                 for index, value in enumerate(values):
                     if value is _UNSEEN:
                         try:

@@ -241,9 +241,16 @@ def test_cells_are_validated_as_the_rows_read(
         RowValidator(names, cell_converter),
         RowValidator(names, cell_converter, same_cells),
     )
+    pairs = RowValidator(names, cell_converter, same_cells)  # blocks of two, one after another
+    by_pairs = [
+        c
+        for i in range(0, len(cell_rows), 2)
+        for c in pairs.validate_rows(cell_rows[i : i + 2]).each()
+    ]
     for checked in (
         [one.validate(row) for row in cell_rows],
         block.validate_rows(cell_rows).each(),
+        by_pairs,
     ):
         as_cells = [(line, c) for line, c in zip(lines, checked, strict=True) if c is not None]
         assert as_cells == as_dicts
