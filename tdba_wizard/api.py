@@ -20,11 +20,11 @@ from dataclasses import dataclass, field
 from typing import Any, Generic, Literal, TypeVar
 
 import httpx
-import orjson
 import pydantic_core
 from pydantic_core import core_schema
 
 from tdba_wizard import __version__
+from tdba_wizard.batches import MAX_BATCH_ITEMS, encode_json
 
 T = TypeVar("T")
 USER_AGENT = f"tdba-wizard/{__version__}"
@@ -34,7 +34,6 @@ SEND_TIMEOUT = httpx.Timeout(60.0, connect=5.0)
 # never trips them. These bound a whole call.
 DEFAULT_DEADLINE = 30.0
 SEND_DEADLINE = 180.0
-MAX_BATCH_ITEMS = 2000
 SUPPORT = "tableaudebord@apprentissage.beta.gouv.fr"
 NetworkCause = Literal["dns", "refused", "timeout", "tls", "proxy", "dropped", "other"]
 
@@ -324,14 +323,6 @@ def _json(response: httpx.Response) -> Any:
 
 
 _NOT_JSON = object()
-
-
-def encode_json(value: Any) -> bytes:
-    """Return compact UTF-8 JSON, encoded by orjson (the nightly batches: 2000 records each)."""
-    try:
-        return orjson.dumps(value)
-    except TypeError:  # orjson.JSONEncodeError: a lone surrogate, an integer over 64 bits...
-        return json.dumps(value, separators=(",", ":")).encode("ascii")
 
 
 @functools.cache

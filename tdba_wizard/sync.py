@@ -14,43 +14,30 @@ import fcntl
 import json
 import os
 import random
+import sys
 import time
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from itertools import islice
-from operator import itemgetter
 from pathlib import Path
-from typing import Any, Literal, Protocol, TypeVar, cast
+from typing import Any, Literal, Protocol, TypeVar
 
 from tdba_wizard.api import (
-    MAX_BATCH_ITEMS,
     Failure,
     KeyRefused,
     Ok,
     PayloadRefused,
     RateLimited,
     TdbaClient,
-    encode_json,
 )
+from tdba_wizard.batches import MAX_BATCH_BYTES, Batch
 from tdba_wizard.config import Config, Establishment
-from tdba_wizard.dossiers import FieldError, RowValidator, validate_dossier
 from tdba_wizard.errors import TdbaError
 from tdba_wizard.files import ensure_private_dir, write_private_atomic
-from tdba_wizard.normalised import same_cells
-from tdba_wizard.readers import (
-    SourceError,
-    cell_converter,
-    read_csv,
-    read_csv_cells,
-    reader_for,
-)
+from tdba_wizard.reading import FRAME_HEADER, ReasonGroup
 from tdba_wizard.secrets import SecretError, SecretStore, entry_name
 from tdba_wizard.state import LAST_SYNC, last_sync_entry, load_last_sync
 
-MAX_BATCH_BYTES = 8 * 1024 * 1024  # well under TDBA's 10 MB
-FIRST_LINES = 5
-ROW_BLOCK = 250  # rows read and validated together, between two turns of the event loop
 REPORTS_KEPT = 30
 Status = Literal["ok", "partial", "failed"]
 T = TypeVar("T")
@@ -77,19 +64,6 @@ class SyncOptions:
     base_delay: float = 1.0
     max_delay: float = 60.0
     concurrency: int = 2
-
-
-@dataclass
-class ReasonGroup:
-    """Rows refused for one reason: how many, and the first of them (line, ERP id)."""
-
-    count: int = 0
-    first: list[tuple[int, str | None]] = field(default_factory=list)
-
-    def add(self, line: int, erp_id: str | None) -> None:
-        self.count += 1
-        if len(self.first) < FIRST_LINES:
-            self.first.append((line, erp_id))
 
 
 @dataclass
@@ -182,33 +156,6 @@ class SyncReport:
 
 
 # -- batches and the spool ---------------------------------------------------------------
-
-
-@dataclass
-class Batch:
-    """One request's worth of records, encoded, with the source reference of each item."""
-
-    body: bytes
-    count: int
-    refs: list[tuple[int, str | None]]
-    spool_file: Path | None = None
-
-
-def encode_batches(
-    records: list[dict[str, Any]], refs: list[tuple[int, str | None]]
-) -> Iterator[Batch]:
-    """Encode records as JSON arrays of at most :data:`MAX_BATCH_BYTES` (halved when larger).
-
-    Records are encoded a whole batch at a time (much cheaper than one by one); a batch that
-    comes out too large, which takes records of over 4 kB each, is split in two.
-    """
-    body = encode_json(records)
-    if len(body) <= MAX_BATCH_BYTES or len(records) == 1:
-        yield Batch(body, len(records), refs)
-        return
-    half = len(records) // 2
-    yield from encode_batches(records[:half], refs[:half])
-    yield from encode_batches(records[half:], refs[half:])
 
 
 class Spool:
@@ -362,110 +309,93 @@ class _Run:
             await asyncio.gather(*list(self.tasks))
 
 
-# Valid rows, a few hundred at a time: the normalised records and the (line, ERP id) of each.
-Block = tuple[list[dict[str, Any]], list[tuple[int, str | None]]]
+def reader_command(source: Path, *, dry_run: bool) -> list[str]:
+    """Return the command of the child process that reads ``source`` (no secret in it)."""
+    command = [sys.executable, "-m", "tdba_wizard.reading", str(source)]
+    return command + ["--max-bytes", str(MAX_BATCH_BYTES)] + (["--dry-run"] if dry_run else [])
 
 
-def _read_and_validate(path: Path, report: EstablishmentReport) -> Iterator[Block]:
-    """Yield the valid rows a block at a time; count the others and group their reasons."""
-    reader = reader_for(path)
-    if reader is read_csv:
-        header, cells = read_csv_cells(path)
-        if len(set(header)) == len(header):  # the fast path, for the usual export
-            validator = RowValidator(header, cell_converter, same_cells)
-            yield from _validate_cells(validator, cells, report)
-            return
-    rows = reader(path)
-    while block := list(islice(rows, ROW_BLOCK)):
-        records: list[dict[str, Any]] = []
-        refs: list[tuple[int, str | None]] = []
-        for row in block:
-            report.rows_read += 1
-            record, errors = validate_dossier(row.values)
-            if errors:
-                erp = row.values.get("id_erp_apprenant")
-                erp_id = str(erp).strip() if erp not in (None, "") else None
-                _reject(report, errors, row.line, erp_id)
-                continue
-            records.append(record)
-            refs.append((row.line, record["id_erp_apprenant"]))
-        yield records, refs
+class _Reader:
+    """The export, read by a child process (:mod:`tdba_wizard.reading`): its batches in turn.
 
-
-def _validate_cells(
-    validator: RowValidator, rows: Iterator[tuple[int, list[str]]], report: EstablishmentReport
-) -> Iterator[Block]:
-    erp_id = itemgetter("id_erp_apprenant")
-    while block := list(islice(rows, ROW_BLOCK)):
-        lines = [line for line, _ in block]
-        cells = [row for _, row in block]
-        checked = validator.validate_rows(cells)
-        if not checked.errors and None not in checked.records:  # the usual block: all valid
-            valid = cast(list[dict[str, Any]], checked.records)
-            report.rows_read += len(valid)
-            yield valid, list(zip(lines, map(erp_id, valid), strict=True))
-            continue
-        records: list[dict[str, Any]] = []
-        refs: list[tuple[int, str | None]] = []
-        for index, record in enumerate(checked.records):
-            if record is None:
-                continue  # an empty line
-            report.rows_read += 1
-            errors = checked.errors.get(index)
-            if errors:
-                _reject(report, errors, lines[index], validator.erp_id(cells[index]))
-                continue
-            records.append(record)
-            refs.append((lines[index], record["id_erp_apprenant"]))
-        yield records, refs
-
-
-def _reject(
-    report: EstablishmentReport, errors: list[FieldError], line: int, erp_id: str | None
-) -> None:
-    report.rejected_locally += 1
-    for error in errors:
-        reason = f"{'.'.join(error.path) or 'ligne'} : {error.message}"
-        report.local_reasons.setdefault(reason, ReasonGroup()).add(line, erp_id)
-
-
-class _Chunks:
-    """Valid records, taken :data:`MAX_BATCH_ITEMS` at a time and encoded as batches.
-
-    Reading runs on the event loop and hands it back after each block of :data:`ROW_BLOCK`
-    rows (a few milliseconds), so that the bytes of the batches in flight keep moving while
-    the next one is read (TDBA works meanwhile). A worker thread did worse: it holds the GIL,
-    and each 64 kB of an answer then waits for the interpreter's 5 ms switch interval.
+    Parsing, validating and encoding take a second core meanwhile; this process sends the
+    batches and reads TDBA's answers. The child blocks while its pipe is full, so that it is
+    never more than a batch or two ahead.
     """
 
     def __init__(
-        self, blocks: Iterator[Block], *, encode: bool, tick: Callable[[], None] | None = None
+        self,
+        source: Path,
+        report: EstablishmentReport,
+        *,
+        dry_run: bool,
+        tick: Callable[[], None] | None,
     ) -> None:
-        self.blocks = blocks
-        self.encode = encode
-        self.tick = tick  # called at each turn handed back (progress while reading)
-        self.records: list[dict[str, Any]] = []  # read, not sent yet
-        self.refs: list[tuple[int, str | None]] = []
-        self.read_all = False
+        self.source = source
+        self.report = report
+        self.dry_run = dry_run
+        self.tick = tick  # called at each frame (progress while reading)
+        self.process: asyncio.subprocess.Process | None = None
+        self.ended = False
 
-    async def next(self) -> list[Batch] | None:
-        """Return the next batches to send, or None when all is read (at once on a dry run)."""
-        while not self.read_all and len(self.records) < MAX_BATCH_ITEMS:
-            block = next(self.blocks, None)
-            if block is None:
-                self.read_all = True
-                break
-            if self.encode:
-                self.records += block[0]
-                self.refs += block[1]
+    async def start(self) -> None:
+        self.process = await asyncio.create_subprocess_exec(
+            *reader_command(self.source, dry_run=self.dry_run),
+            stdin=asyncio.subprocess.DEVNULL,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.DEVNULL,  # it could quote the export: never shown
+            limit=2 * MAX_BATCH_BYTES,
+        )
+
+    async def next(self) -> Batch | None:
+        """Return the next batch to send; None once the export is read, or could not be."""
+        assert self.process is not None
+        while (frame := await self._frame()) is not None:
+            header, body = frame
+            self.report.rows_read = header["rows"]
             if self.tick is not None:
                 self.tick()
-            await asyncio.sleep(0)
-        if not self.records:
-            return None
-        records, self.records = self.records[:MAX_BATCH_ITEMS], self.records[MAX_BATCH_ITEMS:]
-        refs, self.refs = self.refs[:MAX_BATCH_ITEMS], self.refs[MAX_BATCH_ITEMS:]
-        return list(encode_batches(records, refs))
+            if header["kind"] == "batch":
+                return Batch(body, header["count"], [(line, erp) for line, erp in header["refs"]])
+            if header["kind"] == "end":
+                self._end(header)
+                return None
+        code = await self.process.wait()
+        self.report.errors.append(
+            f"La lecture de {self.source} s'est arrêtée en cours de route (code {code}) : "
+            "relancez l'envoi ; si cela se reproduit, « tdba-wizard sync --dry-run » le vérifie."
+        )
+        return None
+
+    async def _frame(self) -> tuple[dict[str, Any], bytes] | None:
+        assert self.process is not None and self.process.stdout is not None
+        stdout = self.process.stdout
+        try:
+            (size,) = FRAME_HEADER.unpack(await stdout.readexactly(FRAME_HEADER.size))
+            header: dict[str, Any] = json.loads(await stdout.readexactly(size))
+            body = await stdout.readexactly(header["size"]) if header["size"] else b""
+        except (asyncio.IncompleteReadError, ValueError, KeyError, TypeError):
+            return None  # the child stopped, or wrote something else than frames
+        return header, body
+
+    def _end(self, header: dict[str, Any]) -> None:
+        self.ended = True
+        report = self.report
+        report.rejected_locally = header["rejected"]
+        report.local_reasons = {
+            reason: ReasonGroup(group["count"], [(line, erp) for line, erp in group["first"]])
+            for reason, group in header["reasons"].items()
+        }
+        if header["error"]:
+            report.errors.append(header["error"])
+
+    async def close(self) -> None:
+        """Wait for the child; stop it first when its export was not read to the end."""
+        if self.process is None:
+            return
+        if not self.ended and self.process.returncode is None:
+            self.process.kill()  # e.g. the key was refused meanwhile: the rest is not sent
+        await self.process.wait()
 
 
 async def _sync_establishment(
@@ -480,6 +410,7 @@ async def _sync_establishment(
     started = time.perf_counter()
     source = establishment.source_path()
     report.source = str(source) if source else None
+    reader: _Reader | None = None
     try:
         try:
             key = store.get(establishment.uai, establishment.siret).value
@@ -488,42 +419,45 @@ async def _sync_establishment(
             return report
         spool = Spool(spool_root / entry_name(establishment.uai, establishment.siret))
         run = _Run(client, key, report, spool, options, progress)
+        if source is not None:  # reading starts now, while TDBA is asked and the spool sent
+            reader = _Reader(
+                source,
+                report,
+                dry_run=options.dry_run,
+                tick=None
+                if progress is None
+                else lambda: progress(report.name, report.rows_read, report.sent),
+            )
+            try:
+                await reader.start()
+            except OSError as error:
+                report.errors.append(f"Lecture impossible de {source} : {error.strerror}.")
+                return report
         if not options.dry_run:
             # One cheap request first: a refused key or an unreachable TDBA stops here, before
-            # anything is read or sent (the export is read again on the next run).
+            # anything is sent (the export is read again on the next run).
             checked = await run.retrying(lambda: client.check_key(key))
             if isinstance(checked, Failure):
                 report.errors.append(checked.explanation)
                 return report
-            for batch in spool.pending():
+            for pending in spool.pending():
                 if run.stopped:
                     break
-                await run.submit(batch)
+                await run.submit(pending)
             await run.drain()
-        if source is None:
+        if reader is None:
             report.errors.append(
                 "Aucun export (« source ») n'est indiqué pour cet établissement : ajoutez le "
                 "chemin du fichier produit par l'ERP."
             )
             return report
-        chunks = _Chunks(
-            _read_and_validate(source, report),
-            encode=not options.dry_run,
-            tick=None
-            if progress is None
-            else lambda: progress(report.name, report.rows_read, report.sent),
-        )
-        try:
-            while not run.stopped and (batches := await chunks.next()):
-                for batch in batches:
-                    await run.submit(batch)
-        except SourceError as error:
-            report.errors.append(error.message)
-        except OSError as error:
-            report.errors.append(f"Lecture impossible de {source} : {error.strerror}.")
+        while not run.stopped and (batch := await reader.next()) is not None:
+            await run.submit(batch)
         await run.drain()
         return report
     finally:
+        if reader is not None:
+            await reader.close()
         report.duration = time.perf_counter() - started
         if progress is not None:
             progress(report.name, report.rows_read, report.sent, done=True)

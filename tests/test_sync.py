@@ -14,10 +14,12 @@ from typing import Any
 import pytest
 
 from tdba_wizard import sync as sync_module
+from tdba_wizard.batches import encode_batches
 from tdba_wizard.cli import _progress_printer, main
 from tdba_wizard.config import Config, Establishment, save_config
 from tdba_wizard.dossiers import FieldError
 from tdba_wizard.paths import credentials_path, default_config_path, state_dir
+from tdba_wizard.reading import FRAME_HEADER, ROW_BLOCK, stream
 from tdba_wizard.sandbox import Failure, Sandbox
 from tdba_wizard.secrets import SecretStore
 from tdba_wizard.state import load_last_sync
@@ -106,17 +108,94 @@ def test_batches_stay_under_the_byte_limit(
     assert len(posts) >= 8  # 40 records halved until each batch fits in 4000 bytes
 
 
-def test_batch_encoding_splits_what_is_too_large(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(sync_module, "MAX_BATCH_BYTES", 100)
+def test_batch_encoding_splits_what_is_too_large() -> None:
     records_ = [{"id_erp_apprenant": f"E{i}", "texte": "x" * 30} for i in range(5)]
     refs = [(i + 2, f"E{i}") for i in range(5)]
-    batches = list(sync_module.encode_batches(records_, refs))
+    batches = list(encode_batches(records_, refs, max_bytes=100))
     assert [b.count for b in batches] == [1, 1, 1, 1, 1]
     assert [ref for b in batches for ref in b.refs] == refs
     assert [json.loads(b.body) for b in batches] == [[r] for r in records_]
-    monkeypatch.setattr(sync_module, "MAX_BATCH_BYTES", 10_000)
-    [whole] = sync_module.encode_batches(records_, refs)
+    [whole] = encode_batches(records_, refs, max_bytes=10_000)
     assert whole.count == 5 and json.loads(whole.body) == records_
+
+
+DYING_READER = """
+import struct, subprocess, sys
+frames = subprocess.run(sys.argv[1:], capture_output=True, check=True).stdout
+position = last = 0
+while position < len(frames):  # keep every frame but the last one (the "end" frame)
+    last = position
+    (size,) = struct.unpack(">I", frames[position : position + 4])
+    header = frames[position + 4 : position + 4 + size]
+    body = int(header.rsplit(b'"size":', 1)[1].rstrip(b"}"))
+    position += 4 + size + body
+sys.stdout.buffer.write(frames[:last])
+sys.exit(3)
+"""
+
+
+def test_a_reading_that_stops_midway_is_reported(
+    setup: tuple[Sandbox, Config, SecretStore], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    # The export is read by a child process: if it dies before its last frame, what it sent
+    # goes out and the report says that the reading stopped.
+    sandbox, config, store = setup
+    write_csv(export_path(config), records(sandbox, 2100))
+    script = tmp_path / "dying_reader.py"
+    script.write_text(DYING_READER)
+    real = sync_module.reader_command
+    monkeypatch.setattr(
+        sync_module,
+        "reader_command",
+        lambda source, *, dry_run: [sys.executable, str(script), *real(source, dry_run=dry_run)],
+    )
+    report = sync(config, store)
+    [e] = report.establishments
+    assert (e.rows_read, e.sent, e.accepted) == (2100, 2100, 2100)  # the two batches went out
+    assert e.status == "partial" and not report.ok
+    assert any("s'est arrêtée en cours de route (code 3)" in error for error in e.errors)
+    assert len(sandbox.records()) == 2100
+
+
+def test_frames_of_a_reading(sandbox: Sandbox, tmp_path: Path) -> None:
+    rows = records(sandbox, 2300)
+    rows[5]["email_contact"] = "lea@"
+    path = write_csv(tmp_path / "export.csv", rows)
+    out = io.BytesIO()
+    stream(path, out, dry_run=False, max_bytes=10 * 1024 * 1024)
+    frames = list(parse_frames(out.getvalue()))
+    batches = [(h, body) for h, body in frames if h["kind"] == "batch"]
+    assert [h["count"] for h, _ in batches] == [2000, 299]
+    sent = [r["id_erp_apprenant"] for _, body in batches for r in json.loads(body)]
+    assert sent == [f"E{i}" for i in range(2300) if i != 5]
+    assert [ref for h, _ in batches for ref in h["refs"]][:6] == [
+        [2, "E0"], [3, "E1"], [4, "E2"], [5, "E3"], [6, "E4"], [8, "E6"]
+    ]  # fmt: skip
+    *_, (end, _) = frames
+    assert end == {
+        "kind": "end", "rows": 2300, "rejected": 1, "error": None, "size": 0,
+        "reasons": {"email_contact : Email non valide": {"count": 1, "first": [[7, "E5"]]}},
+    }  # fmt: skip
+    assert [h["rows"] for h, _ in frames] == sorted(h["rows"] for h, _ in frames)
+
+
+def test_frames_of_an_unreadable_export(tmp_path: Path) -> None:
+    path = tmp_path / "export.csv"
+    path.write_text("")
+    out = io.BytesIO()
+    stream(path, out, dry_run=True, max_bytes=1000)
+    [(end, _)] = parse_frames(out.getvalue())
+    assert end["kind"] == "end" and "fichier vide" in end["error"]
+
+
+def parse_frames(data: bytes) -> Iterator[tuple[dict[str, Any], bytes]]:
+    view = memoryview(data)
+    while view:
+        (size,) = FRAME_HEADER.unpack(view[: FRAME_HEADER.size])
+        header = json.loads(bytes(view[FRAME_HEADER.size : FRAME_HEADER.size + size]))
+        start = FRAME_HEADER.size + size
+        yield header, bytes(view[start : start + header["size"]])
+        view = view[start + header["size"] :]
 
 
 def test_json_export_is_validated_and_sent(setup: tuple[Sandbox, Config, SecretStore]) -> None:
@@ -347,7 +426,7 @@ def test_progress_while_reading_and_at_the_end(
         options = SyncOptions(dry_run=dry_run, base_delay=0.01)
         asyncio.run(run_sync(config, store, state_dir(), options, progress))
         reading = [read for read, _, done in seen if not done]
-        assert len(reading) >= 2300 // sync_module.ROW_BLOCK  # shown while reading
+        assert len(reading) >= 2300 // ROW_BLOCK  # shown while reading
         assert reading == sorted(reading)
         assert seen[-1] == (2300, 0 if dry_run else 2300, True)  # the final figures, once
         assert [done for *_, done in seen].count(True) == 1

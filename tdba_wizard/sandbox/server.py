@@ -24,7 +24,7 @@ from typing import Any, Literal
 
 import pydantic_core
 
-from tdba_wizard.api import encode_json
+from tdba_wizard.batches import encode_json
 from tdba_wizard.dossiers import KNOWN_FIELDS, FieldError, processing_errors, validate_dossier
 from tdba_wizard.normalised import recognised
 

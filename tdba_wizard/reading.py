@@ -1,0 +1,190 @@
+"""Reading an export for the nightly job, in a process of its own.
+
+Parsing the export, validating every row and encoding the records is CPU-bound Python: run
+in a child process (``python -m tdba_wizard.reading PATH``), it takes a second core while the
+job's own process sends the batches and reads TDBA's answers. The child is given the export's
+path only; it never sees a key, and it writes nothing but frames on its standard output:
+
+    4 bytes (big-endian): length of the header; the header, JSON; then ``size`` bytes of body.
+
+Each frame's header has ``kind`` and ``rows`` (the rows read so far):
+
+- ``read``: a block of rows was read, nothing to send yet (progress);
+- ``batch``: a JSON array of ``count`` records to send (the body), ``refs`` the (line, ERP id)
+  of each item;
+- ``end``: the last frame, with ``rejected`` (rows refused locally), ``reasons`` (reason →
+  ``{"count", "first"}``) and ``error`` (why the export could not be read, or null).
+
+A child that stops without an ``end`` frame has failed; the job says so in its report.
+"""
+
+from __future__ import annotations
+
+import argparse
+import struct
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from itertools import islice
+from operator import itemgetter
+from pathlib import Path
+from typing import Any, BinaryIO, cast
+
+from tdba_wizard.batches import MAX_BATCH_BYTES, MAX_BATCH_ITEMS, encode_batches, encode_json
+from tdba_wizard.dossiers import FieldError, RowValidator, validate_dossier
+from tdba_wizard.normalised import same_cells
+from tdba_wizard.readers import SourceError, cell_converter, read_csv, read_csv_cells, reader_for
+
+FRAME_HEADER = struct.Struct(">I")
+FIRST_LINES = 5
+ROW_BLOCK = 250  # rows read and validated together
+
+
+@dataclass
+class ReasonGroup:
+    """Rows refused for one reason: how many, and the first of them (line, ERP id)."""
+
+    count: int = 0
+    first: list[tuple[int, str | None]] = field(default_factory=list)
+
+    def add(self, line: int, erp_id: str | None) -> None:
+        self.count += 1
+        if len(self.first) < FIRST_LINES:
+            self.first.append((line, erp_id))
+
+
+@dataclass
+class Tally:
+    """What reading an export found: rows read, rows refused locally and why."""
+
+    rows_read: int = 0
+    rejected: int = 0
+    reasons: dict[str, ReasonGroup] = field(default_factory=dict)
+
+    def reject(self, errors: list[FieldError], line: int, erp_id: str | None) -> None:
+        self.rejected += 1
+        for error in errors:
+            reason = f"{'.'.join(error.path) or 'ligne'} : {error.message}"
+            self.reasons.setdefault(reason, ReasonGroup()).add(line, erp_id)
+
+
+# Valid rows, a few hundred at a time: the normalised records and the (line, ERP id) of each.
+Block = tuple[list[dict[str, Any]], list[tuple[int, str | None]]]
+
+
+def read_and_validate(path: Path, tally: Tally) -> Iterator[Block]:
+    """Yield the valid rows a block at a time; count the others and group their reasons."""
+    reader = reader_for(path)
+    if reader is read_csv:
+        header, cells = read_csv_cells(path)
+        if len(set(header)) == len(header):  # the fast path, for the usual export
+            validator = RowValidator(header, cell_converter, same_cells)
+            yield from _validate_cells(validator, cells, tally)
+            return
+    rows = reader(path)
+    while block := list(islice(rows, ROW_BLOCK)):
+        records: list[dict[str, Any]] = []
+        refs: list[tuple[int, str | None]] = []
+        for row in block:
+            tally.rows_read += 1
+            record, errors = validate_dossier(row.values)
+            if errors:
+                erp = row.values.get("id_erp_apprenant")
+                tally.reject(errors, row.line, str(erp).strip() if erp not in (None, "") else None)
+                continue
+            records.append(record)
+            refs.append((row.line, record["id_erp_apprenant"]))
+        yield records, refs
+
+
+def _validate_cells(
+    validator: RowValidator, rows: Iterator[tuple[int, list[str]]], tally: Tally
+) -> Iterator[Block]:
+    erp_id = itemgetter("id_erp_apprenant")
+    while block := list(islice(rows, ROW_BLOCK)):
+        lines = [line for line, _ in block]
+        cells = [row for _, row in block]
+        checked = validator.validate_rows(cells)
+        if not checked.errors and None not in checked.records:  # the usual block: all valid
+            valid = cast(list[dict[str, Any]], checked.records)
+            tally.rows_read += len(valid)
+            yield valid, list(zip(lines, map(erp_id, valid), strict=True))
+            continue
+        records: list[dict[str, Any]] = []
+        refs: list[tuple[int, str | None]] = []
+        for index, record in enumerate(checked.records):
+            if record is None:
+                continue  # an empty line
+            tally.rows_read += 1
+            errors = checked.errors.get(index)
+            if errors:
+                tally.reject(errors, lines[index], validator.erp_id(cells[index]))
+                continue
+            records.append(record)
+            refs.append((lines[index], record["id_erp_apprenant"]))
+        yield records, refs
+
+
+def write_frame(out: BinaryIO, header: dict[str, Any], body: bytes = b"") -> None:
+    """Write one frame (see the module's documentation)."""
+    encoded = encode_json({**header, "size": len(body)})
+    out.write(FRAME_HEADER.pack(len(encoded)))
+    out.write(encoded)
+    if body:
+        out.write(body)
+    out.flush()
+
+
+def stream(path: Path, out: BinaryIO, *, dry_run: bool, max_bytes: int) -> None:
+    """Read, validate and encode the export at ``path``, written as frames on ``out``."""
+    tally = Tally()
+    records: list[dict[str, Any]] = []  # read, not written yet
+    refs: list[tuple[int, str | None]] = []
+    error = None
+    try:
+        for block_records, block_refs in read_and_validate(path, tally):
+            if not dry_run:
+                records += block_records
+                refs += block_refs
+            if len(records) < MAX_BATCH_ITEMS:
+                write_frame(out, {"kind": "read", "rows": tally.rows_read})
+                continue
+            batch_records, records = records[:MAX_BATCH_ITEMS], records[MAX_BATCH_ITEMS:]
+            batch_refs, refs = refs[:MAX_BATCH_ITEMS], refs[MAX_BATCH_ITEMS:]
+            for batch in encode_batches(batch_records, batch_refs, max_bytes):
+                write_frame(out, _batch_header(batch.count, batch.refs, tally), batch.body)
+        for batch in encode_batches(records, refs, max_bytes) if records else ():
+            write_frame(out, _batch_header(batch.count, batch.refs, tally), batch.body)
+    except SourceError as failure:
+        error = failure.message
+    except OSError as failure:
+        if isinstance(failure, BrokenPipeError):
+            raise
+        error = f"Lecture impossible de {path} : {failure.strerror}."
+    reasons = {
+        reason: {"count": group.count, "first": group.first}
+        for reason, group in tally.reasons.items()
+    }
+    end = {"kind": "end", "rows": tally.rows_read, "rejected": tally.rejected}
+    write_frame(out, {**end, "reasons": reasons, "error": error})
+
+
+def _batch_header(count: int, refs: list[tuple[int, str | None]], tally: Tally) -> dict[str, Any]:
+    return {"kind": "batch", "rows": tally.rows_read, "count": count, "refs": refs}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m tdba_wizard.reading")
+    parser.add_argument("path", type=Path)
+    parser.add_argument("--dry-run", action="store_true")
+    parser.add_argument("--max-bytes", type=int, default=MAX_BATCH_BYTES)
+    args = parser.parse_args(argv)
+    try:
+        stream(args.path, sys.stdout.buffer, dry_run=args.dry_run, max_bytes=args.max_bytes)
+    except (BrokenPipeError, KeyboardInterrupt):
+        return 1  # the job stopped reading (a refused key, Ctrl+C): it reports on its side
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
