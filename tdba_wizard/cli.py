@@ -696,7 +696,18 @@ def _run_sync(config_path: Path, dry_run: bool) -> int:
     lock = contextlib.nullcontext() if dry_run else sync_lock(state)
     with lock:
         progress = _progress_printer()
-        report = asyncio.run(run_sync(config, store, state, SyncOptions(dry_run=dry_run), progress))
+        try:
+            report = asyncio.run(
+                run_sync(config, store, state, SyncOptions(dry_run=dry_run), progress)
+            )
+        except KeyboardInterrupt:
+            print(
+                "\nInterrompu : l'envoi s'est arrêté en cours de route. Les dossiers déjà "
+                "transmis le restent ; relancez « tdba-wizard sync » pour envoyer les autres "
+                "(renvoyer est sans risque).",
+                file=sys.stderr,
+            )
+            return 130
         if progress is not None:
             print(file=sys.stderr)
         text = render_text(report, config.schedule.timezone)

@@ -396,6 +396,20 @@ def test_cli_run_writes_reports_and_last_sync(
     assert entry["status"] == "ok" and entry["last_success"] and entry["last_transmission"]
 
 
+def test_an_interrupted_run_says_what_was_sent_stays(
+    setup: tuple[Sandbox, Config, SecretStore],
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    async def interrupted(*args: Any, **kwargs: Any) -> SyncReport:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(sync_module, "run_sync", interrupted)
+    assert main(["sync"]) == 130
+    err = capsys.readouterr().err
+    assert "Les dossiers déjà transmis le restent" in err and "rien n'a été modifié" not in err
+
+
 def test_dry_run_sends_nothing(
     setup: tuple[Sandbox, Config, SecretStore], capsys: pytest.CaptureFixture[str]
 ) -> None:
