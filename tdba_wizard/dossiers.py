@@ -603,6 +603,9 @@ class RowValidator:
         for position, ((name, rule, memo, remember, check), cells) in enumerate(
             zip(self._plan, zip(*rows, strict=True), strict=True)
         ):
+            if rule is None:  # a column TDBA does not know: dropped silently
+                columns.append([_SKIP] * len(cells))
+                continue
             # A column whose memo knew every cell of the last block starts with its memo;
             # one that needed the check last time (values unique to each learner) starts there.
             tried = False
@@ -669,13 +672,13 @@ class RowValidator:
         return records
 
     @staticmethod
-    def _first_sight(rule: Rule | None, memo: dict[str, Any], remember: bool, cell: str) -> Any:
+    def _first_sight(rule: Rule, memo: dict[str, Any], remember: bool, cell: str) -> Any:
         """Return a cell's value (_SKIP: absent) the first time it is seen in its column.
 
         Raises Invalid (not remembered) when the field's rule refuses it.
         """
-        if rule is None or cell.isspace():
-            value = _SKIP  # a blank cell is absent; unknown columns are dropped silently
+        if cell.isspace():
+            value = _SKIP  # a blank cell is absent
         else:
             try:
                 value = rule(cell)
