@@ -319,8 +319,8 @@ class _Reader:
     """The export, read by a child process (:mod:`tdba_wizard.reading`): its batches in turn.
 
     Parsing, validating and encoding take a second core meanwhile; this process sends the
-    batches and reads TDBA's answers. The child blocks while its pipe is full, so that it is
-    never more than a batch or two ahead.
+    batches and reads TDBA's answers. The child blocks while its pipe is full: it is never
+    more than a few batches ahead (this side stops reading past 8 MB not yet taken).
     """
 
     def __init__(
@@ -344,7 +344,7 @@ class _Reader:
             stdin=asyncio.subprocess.DEVNULL,
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.DEVNULL,  # it could quote the export: never shown
-            limit=2 * MAX_BATCH_BYTES,
+            limit=MAX_BATCH_BYTES // 2,  # reading pauses past twice this, unread
         )
 
     async def next(self) -> Batch | None:
