@@ -516,15 +516,15 @@ def _fit(cells: Sequence[str], width: int) -> Sequence[str]:
     return [*cells[:width], *[""] * (width - len(cells))]
 
 
-def _passes(check: Callable[[Sequence[str]], object], cells: Sequence[str]) -> bool:
+ColumnCheck = Callable[[Sequence[str]], object]  # raises ValueError when a cell is not known
+
+
+def _passes(check: ColumnCheck, cells: Sequence[str]) -> bool:
     try:
         check(cells)
     except ValueError:
         return False
     return True
-
-
-ColumnCheck = Callable[[Sequence[str]], object]  # raises ValueError when a cell is not known
 
 
 @dataclass
@@ -598,37 +598,10 @@ class RowValidator:
         # Short rows lack their last cells (absent); cells past the header are ignored.
         rows = [cells if len(cells) == width else _fit(cells, width) for cells in rows]
         errors: dict[int, list[FieldError]] = {}
-        columns = []
-        checked = self._checked
-        for position, ((name, rule, memo, remember, check), cells) in enumerate(
-            zip(self._plan, zip(*rows, strict=True), strict=True)
-        ):
-            if rule is None:  # a column TDBA does not know: dropped silently
-                columns.append([_SKIP] * len(cells))
-                continue
-            # A column whose memo knew every cell of the last block starts with its memo;
-            # one that needed the check last time (values unique to each learner) starts there.
-            tried = False
-            if check is not None and checked[position]:
-                tried = True
-                if _passes(check, cells):
-                    columns.append(list(map(memo.get, cells, cells)))  # "" is absent
-                    continue
-            values = list(map(memo.get, cells, repeat(_UNSEEN)))
-            if _UNSEEN not in values:
-                checked[position] = False
-            elif check is not None and not tried and _passes(check, cells):
-                checked[position] = True
-                values = list(map(memo.get, cells, cells))
-            else:
-                for index, value in enumerate(values):
-                    if value is _UNSEEN:
-                        try:
-                            values[index] = self._first_sight(rule, memo, remember, cells[index])
-                        except Invalid as error:
-                            values[index] = _SKIP
-                            errors.setdefault(index, []).append(FieldError(error.message, (name,)))
-            columns.append(values)
+        columns = [
+            self._column(position, cells, errors)
+            for position, cells in enumerate(zip(*rows, strict=True))
+        ]
         built = self._records(columns, len(rows))
         complete = map(ge, map(dict.keys, built), repeat(_REQUIRED))
         records: list[dict[str, Any] | None] = list(built)
@@ -648,6 +621,38 @@ class RowValidator:
                 if record is not None:
                     derive_months(record)
         return RowsChecked(records, errors)
+
+    def _column(
+        self, position: int, cells: Sequence[str], errors: dict[int, list[FieldError]]
+    ) -> list[Any]:
+        """Return the values of one column of a block (_SKIP: none); add refusals to ``errors``.
+
+        A column whose memo knew every cell of the last block starts with its memo; one that
+        needed its check last time (values unique to each learner) starts with the check.
+        """
+        name, rule, memo, remember, check = self._plan[position]
+        if rule is None:  # a column TDBA does not know: dropped silently
+            return [_SKIP] * len(cells)
+        tried = False
+        if check is not None and self._checked[position]:
+            if _passes(check, cells):
+                return list(map(memo.get, cells, cells))  # "" is absent
+            tried = True
+        values = list(map(memo.get, cells, repeat(_UNSEEN)))
+        if _UNSEEN not in values:
+            self._checked[position] = False
+            return values
+        if check is not None and not tried and _passes(check, cells):
+            self._checked[position] = True
+            return list(map(memo.get, cells, cells))
+        for index, value in enumerate(values):
+            if value is _UNSEEN:
+                try:
+                    values[index] = self._first_sight(rule, memo, remember, cells[index])
+                except Invalid as error:
+                    values[index] = _SKIP
+                    errors.setdefault(index, []).append(FieldError(error.message, (name,)))
+        return values
 
     def _records(self, columns: list[list[Any]], count: int) -> list[dict[str, Any]]:
         """Return each row's fields with a value (_SKIP: none), from the block's columns."""

@@ -13,13 +13,18 @@ that both paths agree.
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Sequence
 from typing import Any
 
 import pydantic_core
 from pydantic_core import core_schema as cs
 
-from tdba_wizard.dossiers import FIELD_RULES, REQUIRED_FIELDS, SIFA_SITUATIONS, derive_months
+from tdba_wizard.dossiers import (
+    FIELD_RULES,
+    REQUIRED_FIELDS,
+    SIFA_SITUATIONS,
+    ColumnCheck,
+    derive_months,
+)
 
 # Regular expressions in the syntax of pydantic-core (Rust), matched against whole strings.
 # A first or last character that str.strip() can never remove: a letter, number, punctuation
@@ -109,7 +114,7 @@ def _field_schema(name: str) -> cs.CoreSchema:
 
 
 @functools.cache
-def same_cells(name: str) -> Callable[[Sequence[str]], object] | None:
+def same_cells(name: str) -> ColumnCheck | None:
     """Return a check, for :class:`RowValidator`, that each cell of a column is empty or one
     its field's rule returns as it is; it raises ValidationError (a ValueError) otherwise.
     None when no such value is known for the field."""

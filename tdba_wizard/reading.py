@@ -28,12 +28,15 @@ from dataclasses import dataclass, field
 from itertools import islice
 from operator import itemgetter
 from pathlib import Path
-from typing import Any, BinaryIO, cast
+from typing import TYPE_CHECKING, Any, BinaryIO, cast
 
 from tdba_wizard.batches import MAX_BATCH_BYTES, MAX_BATCH_ITEMS, encode_batches, encode_json
-from tdba_wizard.dossiers import FieldError, RowValidator, validate_dossier
-from tdba_wizard.normalised import same_cells
-from tdba_wizard.readers import SourceError, cell_converter, read_csv, read_csv_cells, reader_for
+
+if TYPE_CHECKING:
+    from tdba_wizard.dossiers import FieldError, RowValidator
+
+# The job's own process imports this module for the frames and ReasonGroup only: the record
+# rules and the export readers are loaded by the functions that run in the child.
 
 FRAME_HEADER = struct.Struct(">I")
 FIRST_LINES = 5
@@ -74,6 +77,10 @@ Block = tuple[list[dict[str, Any]], list[tuple[int, str | None]]]
 
 def read_and_validate(path: Path, tally: Tally) -> Iterator[Block]:
     """Yield the valid rows a block at a time; count the others and group their reasons."""
+    from tdba_wizard.dossiers import RowValidator, validate_dossier
+    from tdba_wizard.normalised import same_cells
+    from tdba_wizard.readers import cell_converter, read_csv, read_csv_cells, reader_for
+
     reader = reader_for(path)
     if reader is read_csv:
         header, cells = read_csv_cells(path)
@@ -137,6 +144,8 @@ def write_frame(out: BinaryIO, header: dict[str, Any], body: bytes = b"") -> Non
 
 def stream(path: Path, out: BinaryIO, *, dry_run: bool, max_bytes: int) -> None:
     """Read, validate and encode the export at ``path``, written as frames on ``out``."""
+    from tdba_wizard.readers import SourceError
+
     tally = Tally()
     records: list[dict[str, Any]] = []  # read, not written yet
     refs: list[tuple[int, str | None]] = []
@@ -149,17 +158,14 @@ def stream(path: Path, out: BinaryIO, *, dry_run: bool, max_bytes: int) -> None:
             if len(records) < MAX_BATCH_ITEMS:
                 write_frame(out, {"kind": "read", "rows": tally.rows_read})
                 continue
-            batch_records, records = records[:MAX_BATCH_ITEMS], records[MAX_BATCH_ITEMS:]
-            batch_refs, refs = refs[:MAX_BATCH_ITEMS], refs[MAX_BATCH_ITEMS:]
-            for batch in encode_batches(batch_records, batch_refs, max_bytes):
-                write_frame(out, _batch_header(batch.count, batch.refs, tally), batch.body)
-        for batch in encode_batches(records, refs, max_bytes) if records else ():
-            write_frame(out, _batch_header(batch.count, batch.refs, tally), batch.body)
+            _write_batches(out, records[:MAX_BATCH_ITEMS], refs[:MAX_BATCH_ITEMS], tally, max_bytes)
+            records, refs = records[MAX_BATCH_ITEMS:], refs[MAX_BATCH_ITEMS:]
+        _write_batches(out, records, refs, tally, max_bytes)
     except SourceError as failure:
         error = failure.message
+    except BrokenPipeError:
+        raise  # the job stopped reading: no last frame to write
     except OSError as failure:
-        if isinstance(failure, BrokenPipeError):
-            raise
         error = f"Lecture impossible de {path} : {failure.strerror}."
     reasons = {
         reason: {"count": group.count, "first": group.first}
@@ -169,8 +175,18 @@ def stream(path: Path, out: BinaryIO, *, dry_run: bool, max_bytes: int) -> None:
     write_frame(out, {**end, "reasons": reasons, "error": error})
 
 
-def _batch_header(count: int, refs: list[tuple[int, str | None]], tally: Tally) -> dict[str, Any]:
-    return {"kind": "batch", "rows": tally.rows_read, "count": count, "refs": refs}
+def _write_batches(
+    out: BinaryIO,
+    records: list[dict[str, Any]],
+    refs: list[tuple[int, str | None]],
+    tally: Tally,
+    max_bytes: int,
+) -> None:
+    if not records:
+        return
+    for batch in encode_batches(records, refs, max_bytes):
+        header = {"kind": "batch", "rows": tally.rows_read, "count": batch.count}
+        write_frame(out, {**header, "refs": batch.refs}, batch.body)
 
 
 def main(argv: list[str] | None = None) -> int:
