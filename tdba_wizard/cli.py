@@ -21,7 +21,8 @@ from tdba_wizard.errors import ExitCode, InputError, NagiosCode, TdbaError
 from tdba_wizard.paths import STATE_ENV, credentials_path, default_config_path
 from tdba_wizard.secrets import SecretError, SecretStore, StoreTarget, entry_name
 
-if TYPE_CHECKING:  # the nightly job's module is loaded only by the commands that run it
+if TYPE_CHECKING:  # the nightly job's modules are loaded only by the commands that run it
+    from tdba_wizard.reading import Readers
     from tdba_wizard.sync import ProgressCallback
 
 _FRENCH = {
@@ -675,16 +676,30 @@ def _progress_printer() -> ProgressCallback | None:
 
 
 def _run_sync(config_path: Path, dry_run: bool) -> int:
+    from tdba_wizard.reading import Readers
+
+    # The first reading process loads its modules while this one loads its own.
+    readers = Readers(dry_run=dry_run)
+    try:
+        return _run_sync_with(config_path, dry_run, readers)
+    finally:
+        readers.close()
+
+
+def _run_sync_with(config_path: Path, dry_run: bool, readers: Readers) -> int:
     import asyncio
     import contextlib
     import datetime as dt
 
     from tdba_wizard.config import load_config
+
+    config = load_config(config_path)
+    readers.begin([e.source_path() for e in config.establishments])  # the first export: now
+
     from tdba_wizard.mailer import MailError, send_report
     from tdba_wizard.paths import state_dir
     from tdba_wizard.sync import SyncOptions, render_text, run_sync, save_results, sync_lock
 
-    config = load_config(config_path)
     state = state_dir()
     store = _secret_store(config_path)
     started = dt.datetime.now().astimezone()
@@ -698,7 +713,7 @@ def _run_sync(config_path: Path, dry_run: bool) -> int:
         progress = _progress_printer()
         try:
             report = asyncio.run(
-                run_sync(config, store, state, SyncOptions(dry_run=dry_run), progress)
+                run_sync(config, store, state, SyncOptions(dry_run=dry_run), progress, readers)
             )
         except KeyboardInterrupt:
             print(

@@ -1,9 +1,12 @@
 """Reading an export for the nightly job, in a process of its own.
 
 Parsing the export, validating every row and encoding the records is CPU-bound Python: run
-in a child process (``python -m tdba_wizard.reading PATH``), it takes a second core while the
-job's own process sends the batches and reads TDBA's answers. The child is given the export's
-path only; it never sees a key, and it writes nothing but frames on its standard output:
+in a child process (``python -m tdba_wizard.reading``), it takes a second core while the
+job's own process sends the batches and reads TDBA's answers. :class:`Readers` starts each
+child ahead of its turn: it loads its modules, then reads from its standard input the one
+line that says which export to read (JSON: ``path``, ``dry_run``, ``max_bytes``; for a manual
+run, ``python -m tdba_wizard.reading PATH`` takes it from the command line instead). The child
+never sees a key, and it writes nothing but frames on its standard output:
 
     4 bytes (big-endian): length of the header; the header, JSON; then ``size`` bytes of body.
 
@@ -21,9 +24,11 @@ A child that stops without an ``end`` frame has failed; the job says so in its r
 from __future__ import annotations
 
 import argparse
+import json
 import struct
+import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from itertools import islice
 from operator import itemgetter
@@ -189,14 +194,121 @@ def _write_batches(
         write_frame(out, {**header, "refs": batch.refs}, batch.body)
 
 
+def reader_command() -> list[str]:
+    """Return the command of a reading process (no export in it, no secret: see the module)."""
+    return [sys.executable, "-m", "tdba_wizard.reading"]
+
+
+def _spawn() -> subprocess.Popen[bytes] | None:
+    try:
+        return subprocess.Popen(
+            reader_command(),
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,  # it could quote the export: never shown
+        )
+    except OSError:
+        return None  # told when the export is to be read (Readers.take)
+
+
+class Readers:
+    """The reading processes of a run, each started ahead of its turn (job's side).
+
+    One process is started at once: it loads its modules while the job loads its own and the
+    configuration. :meth:`begin` then has it read the first export, before the job asks TDBA
+    anything; each next process is started while the one before reads. ``close`` stops the
+    processes no one took.
+    """
+
+    def __init__(self, *, dry_run: bool, max_bytes: int = MAX_BATCH_BYTES) -> None:
+        self.dry_run = dry_run
+        self.max_bytes = max_bytes
+        self._spare = _spawn()
+        self._sources: list[Path | None] | None = None
+        self._started: dict[int, subprocess.Popen[bytes]] = {}
+
+    def begin(self, sources: Sequence[Path | None]) -> None:
+        """Take the run's exports (None: no export), in order; the first is read at once.
+
+        Does nothing when given the same exports again.
+        """
+        if self._sources is not None:
+            if list(sources) != self._sources:
+                raise ValueError("the exports of a run are given once")
+            return
+        self._sources = list(sources)
+        if self._sources and self._sources[0] is not None:
+            self._started[0] = self._order(0)
+
+    def take(self, index: int) -> subprocess.Popen[bytes]:
+        """Return the process reading export ``index``: the caller waits for it, or kills it.
+
+        Raises OSError when no process could be started.
+        """
+        process = self._started.pop(index, None) or self._order(index)
+        sources = self._sources or []
+        if self._spare is None and any(s is not None for s in sources[index + 1 :]):
+            self._spare = _spawn()  # loads its modules while this export is read
+        return process
+
+    def _order(self, index: int) -> subprocess.Popen[bytes]:
+        assert self._sources is not None and self._sources[index] is not None
+        process, self._spare = self._spare, None
+        if process is None and (process := _spawn()) is None:
+            raise OSError("le processus de lecture n'a pas pu être lancé")
+        order = {
+            "path": str(self._sources[index]),
+            "dry_run": self.dry_run,
+            "max_bytes": self.max_bytes,
+        }
+        assert process.stdin is not None
+        try:
+            process.stdin.write(json.dumps(order).encode("utf-8") + b"\n")
+            process.stdin.close()
+        except BrokenPipeError:
+            pass  # it stopped: its missing last frame tells the job
+        return process
+
+    def close(self) -> None:
+        """Stop and wait for the processes not taken (a spare, a reading no one wanted)."""
+        waiting = [*self._started.values(), *([self._spare] if self._spare else [])]
+        self._started.clear()
+        self._spare = None
+        for process in waiting:
+            process.kill()
+            process.wait()
+            for pipe in (process.stdin, process.stdout):
+                if pipe is not None:
+                    pipe.close()
+
+
+def _preload() -> None:
+    """Load what reading an export takes, while the job has not said which one yet."""
+    import tdba_wizard.readers  # noqa: F401  (the export readers)
+    from tdba_wizard.dossiers import FIELD_RULES
+    from tdba_wizard.normalised import same_cells
+
+    for name in FIELD_RULES:
+        same_cells(name)  # compiles the column checks
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m tdba_wizard.reading")
-    parser.add_argument("path", type=Path)
+    parser.add_argument("path", type=Path, nargs="?", help="default: the order on stdin")
     parser.add_argument("--dry-run", action="store_true")
     parser.add_argument("--max-bytes", type=int, default=MAX_BATCH_BYTES)
     args = parser.parse_args(argv)
     try:
-        stream(args.path, sys.stdout.buffer, dry_run=args.dry_run, max_bytes=args.max_bytes)
+        if args.path is None:
+            _preload()
+            line = sys.stdin.buffer.readline()
+            if not line:
+                return 0  # not needed after all (the job stopped, or had no export for it)
+            order = json.loads(line)
+            path, dry_run, max_bytes = Path(order["path"]), order["dry_run"], order["max_bytes"]
+        else:
+            path, dry_run, max_bytes = args.path, args.dry_run, args.max_bytes
+        stream(path, sys.stdout.buffer, dry_run=dry_run, max_bytes=max_bytes)
     except (BrokenPipeError, KeyboardInterrupt):
         return 1  # the job stopped reading (a refused key, Ctrl+C): it reports on its side
     return 0

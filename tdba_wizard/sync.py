@@ -11,10 +11,11 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import fcntl
+import functools
 import json
 import os
 import random
-import sys
+import subprocess
 import time
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
@@ -34,7 +35,7 @@ from tdba_wizard.batches import MAX_BATCH_BYTES, Batch
 from tdba_wizard.config import Config, Establishment
 from tdba_wizard.errors import TdbaError
 from tdba_wizard.files import ensure_private_dir, write_private_atomic
-from tdba_wizard.reading import FRAME_HEADER, ReasonGroup
+from tdba_wizard.reading import FRAME_HEADER, Readers, ReasonGroup
 from tdba_wizard.secrets import SecretError, SecretStore, entry_name
 from tdba_wizard.state import LAST_SYNC, last_sync_entry, load_last_sync
 
@@ -309,12 +310,6 @@ class _Run:
             await asyncio.gather(*list(self.tasks))
 
 
-def reader_command(source: Path, *, dry_run: bool) -> list[str]:
-    """Return the command of the child process that reads ``source`` (no secret in it)."""
-    command = [sys.executable, "-m", "tdba_wizard.reading", str(source)]
-    return command + ["--max-bytes", str(MAX_BATCH_BYTES)] + (["--dry-run"] if dry_run else [])
-
-
 class _Reader:
     """The export, read by a child process (:mod:`tdba_wizard.reading`): its batches in turn.
 
@@ -325,31 +320,27 @@ class _Reader:
 
     def __init__(
         self,
+        process: subprocess.Popen[bytes],
         source: Path,
         report: EstablishmentReport,
-        *,
-        dry_run: bool,
         tick: Callable[[], None] | None,
     ) -> None:
+        self.process = process
         self.source = source
         self.report = report
-        self.dry_run = dry_run
         self.tick = tick  # called at each frame (progress while reading)
-        self.process: asyncio.subprocess.Process | None = None
+        self.stdout = asyncio.StreamReader(limit=MAX_BATCH_BYTES // 2)  # pauses past twice
+        self.transport: asyncio.ReadTransport | None = None
         self.ended = False
 
     async def start(self) -> None:
-        self.process = await asyncio.create_subprocess_exec(
-            *reader_command(self.source, dry_run=self.dry_run),
-            stdin=asyncio.subprocess.DEVNULL,
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.DEVNULL,  # it could quote the export: never shown
-            limit=MAX_BATCH_BYTES // 2,  # reading pauses past twice this, unread
-        )
+        assert self.process.stdout is not None
+        protocol = asyncio.StreamReaderProtocol(self.stdout)
+        loop = asyncio.get_running_loop()
+        self.transport, _ = await loop.connect_read_pipe(lambda: protocol, self.process.stdout)
 
     async def next(self) -> Batch | None:
         """Return the next batch to send; None once the export is read, or could not be."""
-        assert self.process is not None
         while (frame := await self._frame()) is not None:
             header, body = frame
             self.report.rows_read = header["rows"]
@@ -360,7 +351,7 @@ class _Reader:
             if header["kind"] == "end":
                 self._end(header)
                 return None
-        code = await self.process.wait()
+        code = await asyncio.to_thread(self.process.wait)
         self.report.errors.append(
             f"La lecture de {self.source} s'est arrêtée en cours de route (code {code}) : "
             "relancez l'envoi ; si cela se reproduit, « tdba-wizard sync --dry-run » le vérifie."
@@ -368,8 +359,7 @@ class _Reader:
         return None
 
     async def _frame(self) -> tuple[dict[str, Any], bytes] | None:
-        assert self.process is not None and self.process.stdout is not None
-        stdout = self.process.stdout
+        stdout = self.stdout
         try:
             (size,) = FRAME_HEADER.unpack(await stdout.readexactly(FRAME_HEADER.size))
             header: dict[str, Any] = json.loads(await stdout.readexactly(size))
@@ -391,11 +381,13 @@ class _Reader:
 
     async def close(self) -> None:
         """Wait for the child; stop it first when its export was not read to the end."""
-        if self.process is None:
-            return
-        if not self.ended and self.process.returncode is None:
+        if not self.ended and self.process.poll() is None:
             self.process.kill()  # e.g. the key was refused meanwhile: the rest is not sent
-        await self.process.wait()
+        if self.transport is not None:
+            self.transport.close()
+        elif self.process.stdout is not None:
+            self.process.stdout.close()
+        await asyncio.to_thread(self.process.wait)
 
 
 async def _sync_establishment(
@@ -405,6 +397,7 @@ async def _sync_establishment(
     spool_root: Path,
     options: SyncOptions,
     progress: ProgressCallback | None,
+    readers: Callable[[], subprocess.Popen[bytes]],
 ) -> EstablishmentReport:
     report = EstablishmentReport(establishment.name, establishment.uai, establishment.siret)
     started = time.perf_counter()
@@ -419,20 +412,21 @@ async def _sync_establishment(
             return report
         spool = Spool(spool_root / entry_name(establishment.uai, establishment.siret))
         run = _Run(client, key, report, spool, options, progress)
-        if source is not None:  # reading starts now, while TDBA is asked and the spool sent
+        if source is not None:  # being read already, while TDBA is asked and the spool sent
+            try:
+                process = readers()
+            except OSError as error:
+                report.errors.append(f"Lecture impossible de {source} : {error}.")
+                return report
             reader = _Reader(
+                process,
                 source,
                 report,
-                dry_run=options.dry_run,
                 tick=None
                 if progress is None
                 else lambda: progress(report.name, report.rows_read, report.sent),
             )
-            try:
-                await reader.start()
-            except OSError as error:
-                report.errors.append(f"Lecture impossible de {source} : {error.strerror}.")
-                return report
+            await reader.start()
         if not options.dry_run:
             # One cheap request first: a refused key or an unreachable TDBA stops here, before
             # anything is sent (the export is read again on the next run).
@@ -494,16 +488,33 @@ async def run_sync(
     state_dir: Path,
     options: SyncOptions = SyncOptions(),
     progress: ProgressCallback | None = None,
+    readers: Readers | None = None,
 ) -> SyncReport:
-    """Send every establishment's records; return the report (not yet written)."""
+    """Send every establishment's records; return the report (not yet written).
+
+    ``readers`` may have started reading already (the command starts it before loading its
+    own modules); one is made here otherwise. Its processes are all stopped on return.
+    """
     report = SyncReport(dt.datetime.now(dt.UTC), config.api.url, options.dry_run)
-    async with TdbaClient(config.api.url, max_connections=options.concurrency * 2) as client:
-        for establishment in config.establishments:
-            report.establishments.append(
-                await _sync_establishment(
-                    client, establishment, store, state_dir / "spool", options, progress
+    if readers is None:
+        readers = Readers(dry_run=options.dry_run)
+    try:
+        readers.begin([e.source_path() for e in config.establishments])
+        async with TdbaClient(config.api.url, max_connections=options.concurrency * 2) as client:
+            for index, establishment in enumerate(config.establishments):
+                report.establishments.append(
+                    await _sync_establishment(
+                        client,
+                        establishment,
+                        store,
+                        state_dir / "spool",
+                        options,
+                        progress,
+                        functools.partial(readers.take, index),
+                    )
                 )
-            )
+    finally:
+        readers.close()
     report.finished_at = dt.datetime.now(dt.UTC)
     return report
 

@@ -6,6 +6,8 @@ import asyncio
 import csv
 import io
 import json
+import os
+import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -13,13 +15,14 @@ from typing import Any
 
 import pytest
 
+from tdba_wizard import reading as reading_module
 from tdba_wizard import sync as sync_module
 from tdba_wizard.batches import encode_batches
 from tdba_wizard.cli import _progress_printer, main
 from tdba_wizard.config import Config, Establishment, save_config
 from tdba_wizard.dossiers import FieldError
 from tdba_wizard.paths import credentials_path, default_config_path, state_dir
-from tdba_wizard.reading import FRAME_HEADER, ROW_BLOCK, stream
+from tdba_wizard.reading import FRAME_HEADER, ROW_BLOCK, Readers, stream
 from tdba_wizard.sandbox import Failure, Sandbox
 from tdba_wizard.secrets import SecretStore
 from tdba_wizard.state import load_last_sync
@@ -92,13 +95,11 @@ def test_clean_run_in_several_batches(setup: tuple[Sandbox, Config, SecretStore]
     assert len(posts) == 3  # 2000 + 2000 + 500
 
 
-def test_batches_stay_under_the_byte_limit(
-    setup: tuple[Sandbox, Config, SecretStore], monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_batches_stay_under_the_byte_limit(setup: tuple[Sandbox, Config, SecretStore]) -> None:
     sandbox, config, store = setup
-    monkeypatch.setattr(sync_module, "MAX_BATCH_BYTES", 4000)  # about 6 records
     write_csv(export_path(config), records(sandbox, 40))
-    report = sync(config, store)
+    readers = Readers(dry_run=False, max_bytes=4000)  # about 6 records
+    report = asyncio.run(run_sync(config, store, state_dir(), FAST, readers=readers))
     [e] = report.establishments
     assert (e.rows_read, e.sent, e.accepted, e.status) == (40, 40, 40, "ok")
     assert sorted(r["id_erp_apprenant"] for r in sandbox.records()) == sorted(
@@ -121,7 +122,8 @@ def test_batch_encoding_splits_what_is_too_large() -> None:
 
 DYING_READER = """
 import struct, subprocess, sys
-frames = subprocess.run(sys.argv[1:], capture_output=True, check=True).stdout
+order = sys.stdin.buffer.read()
+frames = subprocess.run(sys.argv[1:], input=order, capture_output=True, check=True).stdout
 position = last = 0
 while position < len(frames):  # keep every frame but the last one (the "end" frame)
     last = position
@@ -143,11 +145,9 @@ def test_a_reading_that_stops_midway_is_reported(
     write_csv(export_path(config), records(sandbox, 2100))
     script = tmp_path / "dying_reader.py"
     script.write_text(DYING_READER)
-    real = sync_module.reader_command
+    real = reading_module.reader_command
     monkeypatch.setattr(
-        sync_module,
-        "reader_command",
-        lambda source, *, dry_run: [sys.executable, str(script), *real(source, dry_run=dry_run)],
+        reading_module, "reader_command", lambda: [sys.executable, str(script), *real()]
     )
     report = sync(config, store)
     [e] = report.establishments
@@ -186,6 +186,83 @@ def test_frames_of_an_unreadable_export(tmp_path: Path) -> None:
     stream(path, out, dry_run=True, max_bytes=1000)
     [(end, _)] = parse_frames(out.getvalue())
     assert end["kind"] == "end" and "fichier vide" in end["error"]
+
+
+def reading_processes() -> list[int]:
+    """Return the pids of this process's reading children still running (Linux /proc)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        try:
+            stat = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            command = (entry / "cmdline").read_bytes()
+        except (OSError, IndexError):
+            continue
+        state, parent = stat[0], int(stat[1])
+        if parent == os.getpid() and state != "Z" and b"tdba_wizard.reading" in command:
+            found.append(int(entry.name))
+    return found
+
+
+def output(process: subprocess.Popen[bytes]) -> bytes:
+    assert process.stdout is not None
+    with process.stdout:
+        return process.stdout.read()
+
+
+def test_readers_read_the_first_export_at_once_and_the_next_in_turn(
+    sandbox: Sandbox, tmp_path: Path
+) -> None:
+    first = write_csv(tmp_path / "a.csv", records(sandbox, 3))
+    second = write_csv(tmp_path / "b.csv", records(sandbox, 2, start=3))
+    readers = Readers(dry_run=False)
+    try:
+        readers.begin([first, None, second])
+        readers.begin([first, None, second])  # the same exports again: nothing new
+        with pytest.raises(ValueError):
+            readers.begin([second])
+        assert len(reading_processes()) == 1  # reading the first export, no spare yet
+        process = readers.take(0)
+        assert len(reading_processes()) == 2  # and a spare, for the third export
+        frames = list(parse_frames(output(process)))
+        assert process.wait() == 0
+        assert [h["count"] for h, _ in frames if h["kind"] == "batch"] == [3]
+        process = readers.take(2)
+        sent = [json.loads(body) for _, body in parse_frames(output(process)) if body]
+        assert [r["id_erp_apprenant"] for batch in sent for r in batch] == ["E3", "E4"]
+    finally:
+        readers.close()
+    assert reading_processes() == []
+
+
+def test_readers_stop_what_no_one_took(sandbox: Sandbox, tmp_path: Path) -> None:
+    export = write_csv(tmp_path / "a.csv", records(sandbox, 3000))
+    readers = Readers(dry_run=False)
+    readers.begin([export, export])  # the first is read, blocked on its full pipe
+    assert len(reading_processes()) == 1
+    readers.close()
+    readers.close()  # twice is harmless
+    assert reading_processes() == []
+
+
+def test_a_reading_process_not_needed_exits_quietly() -> None:
+    # A spare whose job stopped (stdin closed, no order): no output, no error.
+    done = subprocess.run(reading_module.reader_command(), input=b"", capture_output=True)
+    assert (done.returncode, done.stdout, done.stderr) == (0, b"", b"")
+
+
+def test_the_command_leaves_no_reading_process_behind(
+    setup: tuple[Sandbox, Config, SecretStore], capsys: pytest.CaptureFixture[str]
+) -> None:
+    sandbox, config, _ = setup
+    write_csv(export_path(config), records(sandbox, 3000))
+    with sync_lock(state_dir()):  # stops after the first export started being read
+        assert main(["sync"]) == 1
+    assert "Un envoi est déjà en cours" in capsys.readouterr().err
+    assert reading_processes() == []
+    default_config_path().unlink()  # stops before any export is known
+    assert main(["sync"]) != 0
+    assert reading_processes() == []
+    assert sandbox.requests() == []
 
 
 def parse_frames(data: bytes) -> Iterator[tuple[dict[str, Any], bytes]]:
