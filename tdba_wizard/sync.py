@@ -23,6 +23,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, Protocol, TypeVar
 
+import orjson
+
 from tdba_wizard.api import (
     Failure,
     KeyRefused,
@@ -362,7 +364,7 @@ class _Reader:
         stdout = self.stdout
         try:
             (size,) = FRAME_HEADER.unpack(await stdout.readexactly(FRAME_HEADER.size))
-            header: dict[str, Any] = json.loads(await stdout.readexactly(size))
+            header: dict[str, Any] = orjson.loads(await stdout.readexactly(size))
             body = await stdout.readexactly(header["size"]) if header["size"] else b""
         except (asyncio.IncompleteReadError, ValueError, KeyError, TypeError):
             return None  # the child stopped, or wrote something else than frames

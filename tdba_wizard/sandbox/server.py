@@ -229,9 +229,10 @@ class Sandbox:
 
     def records(self) -> list[dict[str, Any]]:
         """Return the records received, as stored (latest values after upserts)."""
+        known = {(o.uai, o.siret) for o in self.organismes}
         with self._state.lock:
             return [
-                {**record, "_processing_errors": list(record["_processing_errors"])}
+                {**record, "_processing_errors": processing_errors(record, known)}
                 for record in self._state.records.values()
             ]
 
@@ -282,7 +283,9 @@ class Sandbox:
         return False, headers
 
     def _store(self, items: list[dict[str, Any]]) -> None:
-        known = {(o.uai, o.siret) for o in self.organismes}
+        # A stored record holds atomic values only: the cyclic GC leaves it alone (it would
+        # otherwise walk every stored record again and again). Its processing errors, which
+        # depend on it alone, are worked out when the records are looked at.
         records = self._state.records
         with self._state.lock:
             for record in items:
@@ -297,9 +300,6 @@ class Sandbox:
                     records[key] = stored = dict(record)
                 else:
                     stored.update(record)  # null/absent values never erase stored ones
-                # A tuple: a record holding only atomic values is left alone by the cyclic GC,
-                # which otherwise walks every stored record again and again.
-                stored["_processing_errors"] = tuple(processing_errors(stored, known))
 
     def _next_id(self) -> str:
         return f"{next(self._ids):024x}"
