@@ -633,11 +633,12 @@ def _cmd_sync(args: argparse.Namespace) -> int:
     import datetime as dt
 
     from tdba_wizard.paths import state_dir
-    from tdba_wizard.preflight import preflight
     from tdba_wizard.schedule import DailyTime, ScheduleError
 
     config_path = _config_path(args)
     if args.preflight:
+        from tdba_wizard.preflight import preflight  # loads the configuration's models
+
         lines = preflight(config_path, state_dir())
         for line in lines:
             print(f"{'✔' if line.ok else '✖'} {line.text}")

@@ -265,6 +265,35 @@ def test_the_command_leaves_no_reading_process_behind(
     assert sandbox.requests() == []
 
 
+def test_the_reading_process_starts_before_the_job_loads_its_modules(
+    setup: tuple[Sandbox, Config, SecretStore],
+) -> None:
+    # It loads its own modules meanwhile: the configuration's models and the HTTP client
+    # are loaded after it is started, and the first export is read as soon as the
+    # configuration is.
+    sandbox, config, _ = setup
+    write_csv(export_path(config), records(sandbox, 3))
+    script = (
+        "import sys\n"
+        "from tdba_wizard import reading\n"
+        "start, begin = reading.Readers.__init__, reading.Readers.begin\n"
+        "def init(self, **kwargs):\n"
+        "    print('START', sorted({'pydantic', 'httpx'} & set(sys.modules)))\n"
+        "    start(self, **kwargs)\n"
+        "def first(self, sources):\n"
+        "    print('BEGIN', sorted({'pydantic', 'httpx'} & set(sys.modules)))\n"
+        "    begin(self, sources)\n"
+        "reading.Readers.__init__, reading.Readers.begin = init, first\n"
+        "from tdba_wizard.cli import main\n"
+        "sys.exit(main(['sync', '--dry-run']))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("START []\nBEGIN ['pydantic']\n"), done.stdout
+
+
 def parse_frames(data: bytes) -> Iterator[tuple[dict[str, Any], bytes]]:
     view = memoryview(data)
     while view:
