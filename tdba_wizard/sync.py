@@ -407,14 +407,7 @@ async def _sync_establishment(
     report.source = str(source) if source else None
     reader: _Reader | None = None
     try:
-        try:
-            key = store.get(establishment.uai, establishment.siret).value
-        except SecretError as error:
-            report.errors.append(error.message)
-            return report
-        spool = Spool(spool_root / entry_name(establishment.uai, establishment.siret))
-        run = _Run(client, key, report, spool, options, progress)
-        if source is not None:  # being read already, while TDBA is asked and the spool sent
+        if source is not None:  # being read already, while the key is read and TDBA asked
             try:
                 process = readers()
             except OSError as error:
@@ -429,6 +422,13 @@ async def _sync_establishment(
                 else lambda: progress(report.name, report.rows_read, report.sent),
             )
             await reader.start()
+        try:
+            key = store.get(establishment.uai, establishment.siret).value
+        except SecretError as error:
+            report.errors.append(error.message)
+            return report  # its reading is stopped (below), not left waiting until the end
+        spool = Spool(spool_root / entry_name(establishment.uai, establishment.siret))
+        run = _Run(client, key, report, spool, options, progress)
         if not options.dry_run:
             # One cheap request first: a refused key or an unreachable TDBA stops here, before
             # anything is sent (the export is read again on the next run).

@@ -234,6 +234,32 @@ def test_readers_read_the_first_export_at_once_and_the_next_in_turn(
     assert reading_processes() == []
 
 
+def test_an_establishment_without_key_does_not_hold_the_next_one_up(
+    setup: tuple[Sandbox, Config, SecretStore], tmp_path: Path
+) -> None:
+    sandbox, config, store = setup
+    first = sandbox.organismes[1]  # no key is stored for it
+    keyless = Establishment(
+        name="CFA sans clé", uai=first.uai, siret=first.siret, sentite=7,
+        source=str(write_csv(tmp_path / "keyless.csv", records(sandbox, 3000))),
+    )  # fmt: skip
+    write_csv(export_path(config), records(sandbox, 5))
+    second_name = config.establishments[0].name
+    config = config.model_copy(update={"establishments": [keyless, *config.establishments]})
+    running: list[int] = []
+
+    def progress(name: str, read: int, sent: int, *, done: bool = False) -> None:
+        if name == second_name and not running:
+            running.append(len(reading_processes()))
+
+    report = asyncio.run(run_sync(config, store, state_dir(), FAST, progress))
+    without_key, keyed = report.establishments
+    assert without_key.status == "failed" and without_key.sent == 0
+    assert (keyed.sent, keyed.accepted, keyed.status) == (5, 5, "ok")
+    assert running == [1]  # the first export's reading (3000 rows, blocked) was stopped
+    assert reading_processes() == []
+
+
 def test_readers_stop_what_no_one_took(sandbox: Sandbox, tmp_path: Path) -> None:
     export = write_csv(tmp_path / "a.csv", records(sandbox, 3000))
     readers = Readers(dry_run=False)
