@@ -24,6 +24,7 @@ A child that stops without an ``end`` frame has failed; the job says so in its r
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import struct
 import subprocess
@@ -238,7 +239,8 @@ class Readers:
             return
         self._sources = list(sources)
         if self._sources and self._sources[0] is not None:
-            self._started[0] = self._order(0)
+            with contextlib.suppress(OSError):  # take() tries again; the report says why
+                self._started[0] = self._order(0)
 
     def take(self, index: int) -> subprocess.Popen[bytes]:
         """Return the process reading export ``index``: the caller waits for it, or kills it.

@@ -270,6 +270,21 @@ def test_readers_stop_what_no_one_took(sandbox: Sandbox, tmp_path: Path) -> None
     assert reading_processes() == []
 
 
+def test_a_reading_process_that_cannot_start_is_reported(
+    setup: tuple[Sandbox, Config, SecretStore], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    sandbox, config, store = setup
+    write_csv(export_path(config), records(sandbox, 3))
+    monkeypatch.setattr(reading_module, "reader_command", lambda: ["/nonexistent/python"])
+    report = sync(config, store)
+    [e] = report.establishments
+    assert e.status == "failed" and e.sent == 0
+    assert e.errors == [
+        f"Lecture impossible de {export_path(config)} : le processus de lecture n'a pas pu "
+        "être lancé."
+    ]
+
+
 def test_a_reading_process_not_needed_exits_quietly() -> None:
     # A spare whose job stopped (stdin closed, no order): no output, no error.
     done = subprocess.run(reading_module.reader_command(), input=b"", capture_output=True)
