@@ -29,7 +29,7 @@ import json
 import struct
 import subprocess
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from itertools import islice
 from operator import itemgetter
@@ -96,18 +96,31 @@ def read_and_validate(path: Path, tally: Tally) -> Iterator[Block]:
             return
     rows = reader(path)
     while block := list(islice(rows, ROW_BLOCK)):
-        records: list[dict[str, Any]] = []
-        refs: list[tuple[int, str | None]] = []
-        for row in block:
-            tally.rows_read += 1
-            record, errors = validate_dossier(row.values)
-            if errors:
-                erp = row.values.get("id_erp_apprenant")
-                tally.reject(errors, row.line, str(erp).strip() if erp not in (None, "") else None)
-                continue
-            records.append(record)
-            refs.append((row.line, record["id_erp_apprenant"]))
-        yield records, refs
+        yield _keep_valid(
+            ((row.line, *validate_dossier(row.values), _erp_given(row.values)) for row in block),
+            tally,
+        )
+
+
+def _erp_given(values: dict[str, Any]) -> str | None:
+    erp = values.get("id_erp_apprenant")
+    return str(erp).strip() if erp not in (None, "") else None
+
+
+def _keep_valid(
+    rows: Iterable[tuple[int, dict[str, Any], list[FieldError], str | None]], tally: Tally
+) -> Block:
+    """Return the valid rows of (line, record, errors, ERP id as given); count the others."""
+    records: list[dict[str, Any]] = []
+    refs: list[tuple[int, str | None]] = []
+    for line, record, errors, erp_id in rows:
+        tally.rows_read += 1
+        if errors:
+            tally.reject(errors, line, erp_id)
+            continue
+        records.append(record)
+        refs.append((line, record["id_erp_apprenant"]))
+    return records, refs
 
 
 def _validate_cells(
@@ -123,19 +136,12 @@ def _validate_cells(
             tally.rows_read += len(valid)
             yield valid, list(zip(lines, map(erp_id, valid), strict=True))
             continue
-        records: list[dict[str, Any]] = []
-        refs: list[tuple[int, str | None]] = []
-        for index, record in enumerate(checked.records):
-            if record is None:
-                continue  # an empty line
-            tally.rows_read += 1
-            errors = checked.errors.get(index)
-            if errors:
-                tally.reject(errors, lines[index], validator.erp_id(cells[index]))
-                continue
-            records.append(record)
-            refs.append((lines[index], record["id_erp_apprenant"]))
-        yield records, refs
+        rows_checked = (
+            (lines[index], record, checked.errors.get(index, []), validator.erp_id(cells[index]))
+            for index, record in enumerate(checked.records)
+            if record is not None  # None: an empty line
+        )
+        yield _keep_valid(rows_checked, tally)
 
 
 def write_frame(out: BinaryIO, header: dict[str, Any], body: bytes = b"") -> None:
