@@ -680,7 +680,7 @@ def _run_sync(config_path: Path, dry_run: bool) -> int:
     from tdba_wizard.reading import Readers
 
     # The first reading process loads its modules while this one loads its own.
-    readers = Readers(dry_run=dry_run)
+    readers = Readers()
     try:
         return _run_sync_with(config_path, dry_run, readers)
     finally:
@@ -695,7 +695,8 @@ def _run_sync_with(config_path: Path, dry_run: bool, readers: Readers) -> int:
     from tdba_wizard.config import load_config
 
     config = load_config(config_path)
-    readers.begin([e.source_path() for e in config.establishments])  # the first export: now
+    sources = [e.source_path() for e in config.establishments]
+    readers.begin(sources, dry_run=dry_run)  # the first export is read from now on
 
     from tdba_wizard.mailer import MailError, send_report
     from tdba_wizard.paths import state_dir

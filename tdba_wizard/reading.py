@@ -227,23 +227,23 @@ class Readers:
     processes no one took.
     """
 
-    def __init__(self, *, dry_run: bool, max_bytes: int = MAX_BATCH_BYTES) -> None:
-        self.dry_run = dry_run
+    def __init__(self, *, max_bytes: int = MAX_BATCH_BYTES) -> None:
         self.max_bytes = max_bytes
         self._spare = _spawn()
         self._sources: list[Path | None] | None = None
+        self._dry_run = False
         self._started: dict[int, subprocess.Popen[bytes]] = {}
 
-    def begin(self, sources: Sequence[Path | None]) -> None:
+    def begin(self, sources: Sequence[Path | None], *, dry_run: bool) -> None:
         """Take the run's exports (None: no export), in order; the first is read at once.
 
-        Does nothing when given the same exports again.
+        Does nothing when given the same run again.
         """
         if self._sources is not None:
-            if list(sources) != self._sources:
+            if (list(sources), dry_run) != (self._sources, self._dry_run):
                 raise ValueError("the exports of a run are given once")
             return
-        self._sources = list(sources)
+        self._sources, self._dry_run = list(sources), dry_run
         if self._sources and self._sources[0] is not None:
             with contextlib.suppress(OSError):  # take() tries again; the report says why
                 self._started[0] = self._order(0)
@@ -266,7 +266,7 @@ class Readers:
             raise OSError("le processus de lecture n'a pas pu être lancé")
         order = {
             "path": str(self._sources[index]),
-            "dry_run": self.dry_run,
+            "dry_run": self._dry_run,
             "max_bytes": self.max_bytes,
         }
         assert process.stdin is not None

@@ -499,9 +499,9 @@ async def run_sync(
     """
     report = SyncReport(dt.datetime.now(dt.UTC), config.api.url, options.dry_run)
     if readers is None:
-        readers = Readers(dry_run=options.dry_run)
+        readers = Readers()
     try:
-        readers.begin([e.source_path() for e in config.establishments])
+        readers.begin([e.source_path() for e in config.establishments], dry_run=options.dry_run)
         async with TdbaClient(config.api.url, max_connections=options.concurrency * 2) as client:
             for index, establishment in enumerate(config.establishments):
                 report.establishments.append(

@@ -98,7 +98,7 @@ def test_clean_run_in_several_batches(setup: tuple[Sandbox, Config, SecretStore]
 def test_batches_stay_under_the_byte_limit(setup: tuple[Sandbox, Config, SecretStore]) -> None:
     sandbox, config, store = setup
     write_csv(export_path(config), records(sandbox, 40))
-    readers = Readers(dry_run=False, max_bytes=4000)  # about 6 records
+    readers = Readers(max_bytes=4000)  # about 6 records
     report = asyncio.run(run_sync(config, store, state_dir(), FAST, readers=readers))
     [e] = report.establishments
     assert (e.rows_read, e.sent, e.accepted, e.status) == (40, 40, 40, "ok")
@@ -214,12 +214,14 @@ def test_readers_read_the_first_export_at_once_and_the_next_in_turn(
 ) -> None:
     first = write_csv(tmp_path / "a.csv", records(sandbox, 3))
     second = write_csv(tmp_path / "b.csv", records(sandbox, 2, start=3))
-    readers = Readers(dry_run=False)
+    readers = Readers()
     try:
-        readers.begin([first, None, second])
-        readers.begin([first, None, second])  # the same exports again: nothing new
+        readers.begin([first, None, second], dry_run=False)
+        readers.begin([first, None, second], dry_run=False)  # the same again: nothing new
         with pytest.raises(ValueError):
-            readers.begin([second])
+            readers.begin([second], dry_run=False)
+        with pytest.raises(ValueError):
+            readers.begin([first, None, second], dry_run=True)
         assert len(reading_processes()) == 1  # reading the first export, no spare yet
         process = readers.take(0)
         assert len(reading_processes()) == 2  # and a spare, for the third export
@@ -262,8 +264,8 @@ def test_an_establishment_without_key_does_not_hold_the_next_one_up(
 
 def test_readers_stop_what_no_one_took(sandbox: Sandbox, tmp_path: Path) -> None:
     export = write_csv(tmp_path / "a.csv", records(sandbox, 3000))
-    readers = Readers(dry_run=False)
-    readers.begin([export, export])  # the first is read, blocked on its full pipe
+    readers = Readers()
+    readers.begin([export, export], dry_run=False)  # the first is read, blocked on its full pipe
     assert len(reading_processes()) == 1
     readers.close()
     readers.close()  # twice is harmless
@@ -321,9 +323,9 @@ def test_the_reading_process_starts_before_the_job_loads_its_modules(
         "def init(self, **kwargs):\n"
         "    print('START', sorted({'pydantic', 'httpx'} & set(sys.modules)))\n"
         "    start(self, **kwargs)\n"
-        "def first(self, sources):\n"
+        "def first(self, sources, **kwargs):\n"
         "    print('BEGIN', sorted({'pydantic', 'httpx'} & set(sys.modules)))\n"
-        "    begin(self, sources)\n"
+        "    begin(self, sources, **kwargs)\n"
         "reading.Readers.__init__, reading.Readers.begin = init, first\n"
         "from tdba_wizard.cli import main\n"
         "sys.exit(main(['sync', '--dry-run']))\n"
