@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -84,6 +85,13 @@ def sandbox() -> Iterator[Sandbox]:
 def demo(sandbox: Sandbox, index: int = 0) -> Organisme:
     """Return one of the sandbox's demo organismes (0: open, responsable_formateur)."""
     return sandbox.organismes[index]
+
+
+def run_python(script: str) -> subprocess.CompletedProcess[str]:
+    """Run ``script`` in a fresh interpreter (what it imports starts from nothing)."""
+    return subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=60, check=False
+    )
 
 
 def valid_record(organisme: Organisme, erp_id: str = "A1", **changes: object) -> dict[str, object]:

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +19,7 @@ from tdba_wizard.paths import credentials_path, default_config_path
 from tdba_wizard.sandbox import Sandbox
 from tdba_wizard.secrets import SecretStore
 
-from .conftest import DEMO_KEY
+from .conftest import DEMO_KEY, run_python
 from .servers import free_port
 
 
@@ -222,8 +220,6 @@ def test_check_never_imports_textual(isolated_profile: Path) -> None:
         "loaded = sorted(m for m in sys.modules if m == 'textual' or m.startswith('textual.'))\n"
         "print('TEXTUAL', loaded, code, file=sys.stderr)\n"
     )
-    result = subprocess.run(
-        [sys.executable, "-c", script], capture_output=True, text=True, timeout=60, check=False
-    )
+    result = run_python(script)
     assert "TEXTUAL [] 2" in result.stderr, result.stderr
     assert json.loads(result.stdout)["status"] == "CRITICAL"

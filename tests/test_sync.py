@@ -28,7 +28,7 @@ from tdba_wizard.secrets import SecretStore
 from tdba_wizard.state import load_last_sync
 from tdba_wizard.sync import SyncOptions, SyncReport, run_sync, sync_lock
 
-from .conftest import DEMO_KEY, valid_record
+from .conftest import DEMO_KEY, run_python, valid_record
 
 SEND = "/api/v3/dossiers-apprenants"
 FAST = SyncOptions(base_delay=0.01, max_delay=2.0, max_attempts=3)
@@ -330,9 +330,7 @@ def test_the_reading_process_starts_before_the_job_loads_its_modules(
         "from tdba_wizard.cli import main\n"
         "sys.exit(main(['sync', '--dry-run']))\n"
     )
-    done = subprocess.run(
-        [sys.executable, "-c", script], capture_output=True, text=True, timeout=60, check=False
-    )
+    done = run_python(script)
     assert done.returncode == 0, done.stderr
     assert done.stdout.startswith("START []\nBEGIN ['pydantic']\n"), done.stdout
 
