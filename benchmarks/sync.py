@@ -41,6 +41,13 @@ COLUMNS = [
 ]  # fmt: skip
 
 
+def ascii_name(name: str) -> str:
+    """Return a name as it goes into an e-mail address (TDBA refuses accented addresses)."""
+    import unicodedata
+
+    return unicodedata.normalize("NFKD", name.lower()).encode("ascii", "ignore").decode()
+
+
 def generate(path: Path, count: int, seed: int = 2026) -> None:
     """Write ``count`` valid records as a `;` separated UTF-8 CSV."""
     rng = random.Random(seed)
@@ -53,9 +60,10 @@ def generate(path: Path, count: int, seed: int = 2026) -> None:
             row = [
                 last, first,
                 f"{rng.randint(1, 28):02d}/{rng.randint(1, 12):02d}/{rng.randint(1998, 2008)}",
-                rng.choice("MF"), f"{first.lower()}.{last.lower()}{index}@exemple.fr",
+                rng.choice("MF"), f"{ascii_name(first)}.{ascii_name(last)}{index}@exemple.fr",
                 f"{rng.randint(1, 120)} rue des Écoles", f"{rng.randint(1000, 95999):05d}",
-                f"06{rng.randint(10000000, 99999999)}", f"{rng.randint(10**9, 10**10 - 1)}A",
+                f"06{rng.choice('0124578')}{rng.randint(0, 9999999):07d}",
+                f"{rng.randint(10**9, 10**10 - 1)}A",
                 rng.choice(["OUI", "NON"]), UAI, SIRET, UAI, SIRET, "2025-2026",
                 str(rng.randint(1, 3)), f"RNCP{rng.randint(10000, 39999)}", "32033422",
                 "01/07/2025", "01/09/2025", "30/06/2027", "24", "BTS MCO", "3", f"E{index}",

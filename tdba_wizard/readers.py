@@ -19,8 +19,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TextIO
 
-from tdba_wizard.dossiers import DATE_FIELDS
 from tdba_wizard.errors import TdbaError
+from tdba_wizard.records.dossier import DATE_FIELDS
+from tdba_wizard.records.rows import is_blank
 
 BOOLEAN_FIELDS = frozenset(
     {"rqth_apprenant", "obtention_diplome_formation", "formation_presentielle"}
@@ -96,7 +97,7 @@ def convert_row(raw: dict[str, Any]) -> dict[str, Any]:
     """Apply the cell conversions of TDBA's import to one row; empty cells become absent."""
     values: dict[str, Any] = {}
     for name, value in raw.items():
-        if value is None or (isinstance(value, str) and not value.strip()):
+        if value is None or (isinstance(value, str) and is_blank(value)):
             continue
         if name in DATE_FIELDS:
             value = convert_date(value)
@@ -190,7 +191,7 @@ def read_csv(path: Path) -> Iterator[SourceRow]:
     ]
     for start, cells in rows:
         # An empty (or blank) cell is an absent value.
-        values = {n: c for n, c in zip(header, cells, strict=False) if c and not c.isspace()}
+        values = {n: c for n, c in zip(header, cells, strict=False) if c and not is_blank(c)}
         if not values:
             continue
         for name, convert in converters:

@@ -32,14 +32,14 @@ import sys
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from itertools import islice
-from operator import itemgetter
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO, cast
 
 from tdba_wizard.batches import MAX_BATCH_BYTES, MAX_BATCH_ITEMS, encode_batches, encode_json
 
 if TYPE_CHECKING:
-    from tdba_wizard.dossiers import FieldError, RowValidator
+    from tdba_wizard.records.dossier import FieldError
+    from tdba_wizard.records.rows import RowValidator
 
 # The job's own process imports this module for the frames and ReasonGroup only: the record
 # rules and the export readers are loaded by the functions that run in the child.
@@ -64,11 +64,13 @@ class ReasonGroup:
 
 @dataclass
 class Tally:
-    """What reading an export found: rows read, rows refused locally and why."""
+    """What reading an export found: rows read, rows refused locally and why, and the values
+    TDBA will change without refusing them."""
 
     rows_read: int = 0
     rejected: int = 0
     reasons: dict[str, ReasonGroup] = field(default_factory=dict)
+    notes: dict[str, ReasonGroup] = field(default_factory=dict)
 
     def reject(self, errors: list[FieldError], line: int, erp_id: str | None) -> None:
         self.rejected += 1
@@ -76,68 +78,90 @@ class Tally:
             reason = f"{'.'.join(error.path) or 'ligne'} : {error.message}"
             self.reasons.setdefault(reason, ReasonGroup()).add(line, erp_id)
 
+    def note(self, notes: list[tuple[str, str]], line: int, erp_id: str | None) -> None:
+        for name, note in notes:
+            self.notes.setdefault(f"{name} : {note}", ReasonGroup()).add(line, erp_id)
 
-# Valid rows, a few hundred at a time: the normalised records and the (line, ERP id) of each.
+
+# Valid rows, a few hundred at a time: the records to send and the (line, ERP id) of each.
 Block = tuple[list[dict[str, Any]], list[tuple[int, str | None]]]
 
 
 def read_and_validate(path: Path, tally: Tally) -> Iterator[Block]:
     """Yield the valid rows a block at a time; count the others and group their reasons."""
-    from tdba_wizard.dossiers import RowValidator, validate_dossier
-    from tdba_wizard.normalised import same_cells
     from tdba_wizard.readers import cell_converter, read_csv, read_csv_cells, reader_for
+    from tdba_wizard.records.compiled import unchanged_cells
+    from tdba_wizard.records.rows import RowValidator, judge_values
 
     reader = reader_for(path)
     if reader is read_csv:
         header, cells = read_csv_cells(path)
         if len(set(header)) == len(header):  # the fast path, for the usual export
-            validator = RowValidator(header, cell_converter, same_cells)
+            validator = RowValidator(header, cell_converter, unchanged_cells)
             yield from _validate_cells(validator, cells, tally)
             return
     rows = reader(path)
     while block := list(islice(rows, ROW_BLOCK)):
-        yield _keep_valid(
-            ((row.line, *validate_dossier(row.values), _erp_given(row.values)) for row in block),
-            tally,
-        )
+        checked = []
+        for row in block:
+            judged = judge_values(row.values)
+            checked.append(
+                (row.line, judged.output, judged.errors, judged.notes, _erp_given(row.values))
+            )
+        yield _keep_valid(checked, tally)
 
 
 def _erp_given(values: dict[str, Any]) -> str | None:
+    from tdba_wizard.records.js import to_string, trim
+
     erp = values.get("id_erp_apprenant")
-    return str(erp).strip() if erp not in (None, "") else None
+    if erp is None:
+        return None
+    text = trim(to_string(erp))
+    return text or None
 
 
 def _keep_valid(
-    rows: Iterable[tuple[int, dict[str, Any], list[FieldError], str | None]], tally: Tally
+    rows: Iterable[tuple[int, dict[str, Any], list[FieldError], list[tuple[str, str]], str | None]],
+    tally: Tally,
 ) -> Block:
-    """Return the valid rows of (line, record, errors, ERP id as given); count the others."""
+    """Return the valid rows of (line, record, errors, notes, ERP id as given); count the
+    others, and note what TDBA will change."""
     records: list[dict[str, Any]] = []
     refs: list[tuple[int, str | None]] = []
-    for line, record, errors, erp_id in rows:
+    for line, record, errors, notes, erp_id in rows:
         tally.rows_read += 1
         if errors:
             tally.reject(errors, line, erp_id)
             continue
+        if notes:
+            tally.note(notes, line, erp_id)
         records.append(record)
-        refs.append((line, record["id_erp_apprenant"]))
+        refs.append((line, erp_id))
     return records, refs
 
 
 def _validate_cells(
     validator: RowValidator, rows: Iterator[tuple[int, list[str]]], tally: Tally
 ) -> Iterator[Block]:
-    erp_id = itemgetter("id_erp_apprenant")
     while block := list(islice(rows, ROW_BLOCK)):
         lines = [line for line, _ in block]
         cells = [row for _, row in block]
         checked = validator.validate_rows(cells)
-        if not checked.errors and None not in checked.records:  # the usual block: all valid
-            valid = cast(list[dict[str, Any]], checked.records)
+        if not checked.errors and not checked.notes and None not in checked.records:
+            valid = cast(list[dict[str, Any]], checked.records)  # the usual block: all valid
             tally.rows_read += len(valid)
-            yield valid, list(zip(lines, map(erp_id, valid), strict=True))
+            erp_ids = [validator.erp_id(row) for row in cells]
+            yield valid, list(zip(lines, erp_ids, strict=True))
             continue
         rows_checked = (
-            (lines[index], record, checked.errors.get(index, []), validator.erp_id(cells[index]))
+            (
+                lines[index],
+                record,
+                checked.errors.get(index, []),
+                checked.notes.get(index, []),
+                validator.erp_id(cells[index]),
+            )
             for index, record in enumerate(checked.records)
             if record is not None  # None: an empty line
         )
@@ -179,12 +203,15 @@ def stream(path: Path, out: BinaryIO, *, dry_run: bool, max_bytes: int) -> None:
         raise  # the job stopped reading: no last frame to write
     except OSError as failure:
         error = f"Lecture impossible de {path} : {failure.strerror}."
-    reasons = {
-        reason: {"count": group.count, "first": group.first}
-        for reason, group in tally.reasons.items()
-    }
+
+    def groups(found: dict[str, ReasonGroup]) -> dict[str, Any]:
+        return {reason: {"count": g.count, "first": g.first} for reason, g in found.items()}
+
     end = {"kind": "end", "rows": tally.rows_read, "rejected": tally.rejected}
-    write_frame(out, {**end, "reasons": reasons, "error": error})
+    write_frame(
+        out,
+        {**end, "reasons": groups(tally.reasons), "notes": groups(tally.notes), "error": error},
+    )
 
 
 def _write_batches(
@@ -293,11 +320,11 @@ class Readers:
 def _preload() -> None:
     """Load what reading an export takes, while the job has not said which one yet."""
     import tdba_wizard.readers  # noqa: F401  (the export readers)
-    from tdba_wizard.dossiers import FIELD_RULES
-    from tdba_wizard.normalised import same_cells
+    from tdba_wizard.records.compiled import unchanged_cells
+    from tdba_wizard.records.dossier import FIELDS
 
-    for name in FIELD_RULES:
-        same_cells(name)  # compiles the column checks
+    for name in FIELDS:
+        unchanged_cells(name)  # compiles the column checks
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -80,6 +80,8 @@ class EstablishmentReport:
     rows_read: int = 0
     rejected_locally: int = 0
     local_reasons: dict[str, ReasonGroup] = field(default_factory=dict)
+    notes: dict[str, ReasonGroup] = field(default_factory=dict)
+    """Values TDBA accepts but changes or drops without a word, by reason."""
     sent: int = 0
     accepted: int = 0
     rejected_by_tdba: int = 0
@@ -120,6 +122,7 @@ class EstablishmentReport:
             "rows_read": self.rows_read,
             "rejected_locally": self.rejected_locally,
             "local_reasons": groups(self.local_reasons),
+            "changed_by_tdba": groups(self.notes),
             "sent": self.sent,
             "accepted": self.accepted,
             "rejected_by_tdba": self.rejected_by_tdba,
@@ -374,10 +377,8 @@ class _Reader:
         self.ended = True
         report = self.report
         report.rejected_locally = header["rejected"]
-        report.local_reasons = {
-            reason: ReasonGroup(group["count"], [(line, erp) for line, erp in group["first"]])
-            for reason, group in header["reasons"].items()
-        }
+        report.local_reasons = _groups(header["reasons"])
+        report.notes = _groups(header.get("notes", {}))
         if header["error"]:
             report.errors.append(header["error"])
 
@@ -390,6 +391,13 @@ class _Reader:
         elif self.process.stdout is not None:
             self.process.stdout.close()
         await asyncio.to_thread(self.process.wait)
+
+
+def _groups(found: dict[str, Any]) -> dict[str, ReasonGroup]:
+    return {
+        reason: ReasonGroup(group["count"], [(line, erp) for line, erp in group["first"]])
+        for reason, group in found.items()
+    }
 
 
 async def _sync_establishment(
@@ -544,6 +552,9 @@ def render_text(report: SyncReport, timezone: str = "Europe/Paris") -> str:
         lines.append(f"  Lignes lues : {e.rows_read}")
         lines.append(f"  Refusées avant envoi : {e.rejected_locally}")
         lines += _reason_lines(e.local_reasons)
+        if e.notes:
+            lines.append("  Valeurs que TDBA modifiera ou ignorera sans les refuser :")
+            lines += _reason_lines(e.notes)
         if not report.dry_run:
             lines.append(
                 f"  Envoyées : {e.sent} ; acceptées par TDBA : {e.accepted} ; refusées par "

@@ -12,8 +12,6 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from tdba_wizard.dossiers import RowValidator, validate_dossier
-from tdba_wizard.normalised import same_cells
 from tdba_wizard.readers import (
     SourceError,
     cell_converter,
@@ -21,6 +19,8 @@ from tdba_wizard.readers import (
     read_csv_cells,
     read_source,
 )
+from tdba_wizard.records.compiled import unchanged_cells
+from tdba_wizard.records.rows import RowValidator, judge_values
 
 HEADER = (
     "nom_apprenant *;prenom_apprenant *;date_de_naissance_apprenant *;annee_scolaire *;"
@@ -43,9 +43,10 @@ def check_first_row(path: Path) -> None:
     assert values["date_de_naissance_apprenant"] == "2005-04-12"
     assert values["rqth_apprenant"] is True
     assert values["adresse_apprenant"] == "3 rue de l'Église"
-    record, errors = validate_dossier(values)
-    assert errors == []
-    assert record["etablissement_responsable_siret"] == "48401246400091"
+    judged = judge_values(values)
+    assert judged.errors == []
+    # Sent as given: TDBA removes the separators itself.
+    assert judged.output["etablissement_responsable_siret"] == "484 012 464 00091"
 
 
 def test_csv_windows_1252_semicolon(tmp_path: Path) -> None:
@@ -132,7 +133,7 @@ def test_xlsx_template_layout(tmp_path: Path) -> None:
     assert row.values["date_de_naissance_apprenant"] == "2005-04-12"
     assert row.values["date_inscription_formation"] == "2025-07-01"
     assert row.values["rqth_apprenant"] is True
-    assert validate_dossier(row.values)[1] == []
+    assert judge_values(row.values).errors == []
 
 
 def test_json_array_streamed_with_lines(tmp_path: Path) -> None:
@@ -232,24 +233,20 @@ def test_cells_are_validated_as_the_rows_read(
             writer = csv.writer(handle, delimiter=";")
             writer.writerow(header)
             writer.writerows(rows)
-        as_dicts = [(row.line, validate_dossier(row.values)) for row in read_source(path)]
+        as_dicts = [(row.line, judge_values(row.values)) for row in read_source(path)]
         names, cells = read_csv_cells(path)
         read = list(cells)
     lines, cell_rows = [line for line, _ in read], [row for _, row in read]
     # Row by row, and as one block with the columns taken as they are when they can be.
     one, block = (
         RowValidator(names, cell_converter),
-        RowValidator(names, cell_converter, same_cells),
+        RowValidator(names, cell_converter, unchanged_cells),
     )
-    pairs = RowValidator(names, cell_converter, same_cells)  # blocks of two, one after another
-    by_pairs = [
-        c
-        for i in range(0, len(cell_rows), 2)
-        for c in pairs.validate_rows(cell_rows[i : i + 2]).each()
-    ]
+    pairs = RowValidator(names, cell_converter, unchanged_cells)  # blocks of two in turn
+    by_pairs = [c for i in range(0, len(cell_rows), 2) for c in pairs.each(cell_rows[i : i + 2])]
     for checked in (
         [one.validate(row) for row in cell_rows],
-        block.validate_rows(cell_rows).each(),
+        block.each(cell_rows),
         by_pairs,
     ):
         as_cells = [(line, c) for line, c in zip(lines, checked, strict=True) if c is not None]

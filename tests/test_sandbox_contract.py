@@ -178,7 +178,7 @@ def test_normalisation_unknown_fields_and_nir(sandbox: Sandbox) -> None:
     assert stored["sexe_apprenant"] == "F"
     assert stored["tel_apprenant"] == "0612345678"
     assert stored["duree_theorique_formation_mois"] == 24
-    assert "derniere_situation" not in stored and "siret_employeur" not in stored
+    assert "derniere_situation" not in stored and stored["siret_employeur"] is None
     assert "couleur_preferee" not in stored and "nir_apprenant" not in stored
     assert stored["has_nir"] is True
 

@@ -20,13 +20,14 @@ from tdba_wizard import sync as sync_module
 from tdba_wizard.batches import encode_batches
 from tdba_wizard.cli import _progress_printer, main
 from tdba_wizard.config import Config, Establishment, save_config
-from tdba_wizard.dossiers import FieldError
 from tdba_wizard.paths import credentials_path, default_config_path, state_dir
 from tdba_wizard.reading import FRAME_HEADER, ROW_BLOCK, Readers, stream
+from tdba_wizard.records.dossier import FieldError
+from tdba_wizard.records.rules import NOTE_DAY_ROLLED, NOTE_TRIMMED
 from tdba_wizard.sandbox import Failure, Sandbox
 from tdba_wizard.secrets import SecretStore
 from tdba_wizard.state import load_last_sync
-from tdba_wizard.sync import SyncOptions, SyncReport, run_sync, sync_lock
+from tdba_wizard.sync import SyncOptions, SyncReport, render_text, run_sync, sync_lock
 
 from .conftest import DEMO_KEY, run_python, valid_record
 
@@ -175,6 +176,7 @@ def test_frames_of_a_reading(sandbox: Sandbox, tmp_path: Path) -> None:
     assert end == {
         "kind": "end", "rows": 2300, "rejected": 1, "error": None, "size": 0,
         "reasons": {"email_contact : Email non valide": {"count": 1, "first": [[7, "E5"]]}},
+        "notes": {},
     }  # fmt: skip
     assert [h["rows"] for h, _ in frames] == sorted(h["rows"] for h, _ in frames)
 
@@ -363,7 +365,7 @@ def test_local_rejections_are_reported_by_line_not_name(
 ) -> None:
     sandbox, config, store = setup
     rows = records(sandbox, 3)
-    rows[1]["date_entree_formation"] = "31/02/2025"
+    rows[1]["date_entree_formation"] = "32/01/2025"
     rows[2]["email_contact"] = "lea@"
     write_csv(export_path(config), rows)
     report = sync(config, store)
@@ -371,13 +373,69 @@ def test_local_rejections_are_reported_by_line_not_name(
     assert (e.rows_read, e.rejected_locally, e.sent) == (3, 2, 1)
     reasons = {reason: group.first for reason, group in e.local_reasons.items()}
     assert reasons == {
-        "date_entree_formation : Date invalide": [(3, "E1")],
+        "date_entree_formation : Invalid date": [(3, "E1")],
         "email_contact : Email non valide": [(4, "E2")],
     }
     assert len(sandbox.records()) == 1
     dumped = json.dumps(report.as_json(), ensure_ascii=False)
     for name in NAMES:
         assert name not in dumped
+
+
+def test_values_tdba_changes_silently_are_noted_not_refused(
+    setup: tuple[Sandbox, Config, SecretStore],
+) -> None:
+    """TDBA rolls 31/02 over to 3 March and trims spaces: the rows are sent, as exported,
+    and the report says what TDBA will store instead."""
+    sandbox, config, store = setup
+    rows = records(sandbox, 3)
+    rows[0]["date_entree_formation"] = "31/02/2025"
+    rows[2]["prenom_apprenant"] = " Zoé "
+    write_csv(export_path(config), rows)
+    report = sync(config, store)
+    [e] = report.establishments
+    assert (e.rows_read, e.rejected_locally, e.sent, e.accepted) == (3, 0, 3, 3)
+    notes = {reason: group.first for reason, group in e.notes.items()}
+    assert notes == {
+        "date_entree_formation : " + NOTE_DAY_ROLLED: [(2, "E0")],
+        "prenom_apprenant : " + NOTE_TRIMMED: [(4, "E2")],
+    }
+    stored = {r["id_erp_apprenant"]: r for r in sandbox.records()}
+    assert stored["E0"]["date_entree_formation"] == "2025-03-03T00:00:00.000Z"
+    assert stored["E2"]["prenom_apprenant"] == "Zoé"
+    text = render_text(report)
+    assert "Valeurs que TDBA modifiera ou ignorera sans les refuser" in text
+    assert "l.2 (id E0)" in text
+
+
+def test_tdba_stores_what_the_export_said_and_the_nir_never_leaves(
+    setup: tuple[Sandbox, Config, SecretStore], tmp_path: Path
+) -> None:
+    """TDBA sets has_nir from nir_apprenant (it drops an incoming has_nir): the NIR goes as
+    a bare ``true``, never as the number; values go as exported (TDBA trims and upper-cases
+    them itself), and an empty cell is absent, never padded."""
+    sandbox, config, store = setup
+    nir = "1 85 05 78 006 084 36"
+    rows = records(sandbox, 2, code_postal_apprenant=None)
+    rows[0].update(nir_apprenant=nir, nom_apprenant=" martin ", code_postal_apprenant="1000")
+    path = write_csv(export_path(config), rows)
+    out = io.BytesIO()
+    stream(path, out, dry_run=False, max_bytes=10 * 1024 * 1024)
+    [(_, body)] = [(h, b) for h, b in parse_frames(out.getvalue()) if h["kind"] == "batch"]
+    sent = json.loads(body)
+    assert sent[0]["nir_apprenant"] is True and "nir_apprenant" not in sent[1]
+    assert nir.encode() not in body and b"185057800608436" not in body
+    assert sent[0]["nom_apprenant"] == " martin " and sent[0]["code_postal_apprenant"] == "1000"
+    assert "code_postal_apprenant" not in sent[1]
+    report = sync(config, store)
+    assert report.ok
+    stored = {r["id_erp_apprenant"]: r for r in sandbox.records()}
+    assert stored["E0"]["has_nir"] is True and stored["E1"]["has_nir"] is False
+    assert stored["E0"]["nom_apprenant"] == "MARTIN"
+    assert stored["E0"]["code_postal_apprenant"] == "01000"
+    assert "code_postal_apprenant" not in stored["E1"]
+    dumped = json.dumps(report.as_json()) + render_text(report)
+    assert nir not in dumped and "185057800608436" not in dumped
 
 
 def test_blocks_and_batches_keep_every_valid_row_once_with_its_line(

@@ -7,15 +7,12 @@ never the bottleneck of a benchmark. It never logs the Authorization header.
 
 from __future__ import annotations
 
-import itertools
 import json
-import os
 import ssl
 import sys
 import threading
 import time
 from collections import deque
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from importlib import resources
@@ -25,10 +22,10 @@ from typing import Any, Literal
 import pydantic_core
 
 from tdba_wizard.batches import encode_json
-from tdba_wizard.dossiers import KNOWN_FIELDS, FieldError, processing_errors, validate_dossier
-from tdba_wizard.normalised import recognised
+from tdba_wizard.records.dossier import judge
+from tdba_wizard.sandbox.processing import process, processing_errors
+from tdba_wizard.sandbox.route import ExtraRule, Key, ObjectIds, Queued, ingest
 
-MAX_ITEMS = 2000
 MAX_BODY_BYTES = 10 * 1024 * 1024
 FailureKind = Literal["500", "429", "drop", "slow"]
 _TOO_LARGE_HTML = (
@@ -132,7 +129,7 @@ class _State:
     seed: Seed
     keys: dict[str, Organisme]
     revoked: set[str] = field(default_factory=set)
-    records: dict[tuple[str, str, str, str], dict[str, Any]] = field(default_factory=dict)
+    records: dict[Key, Queued] = field(default_factory=dict)
     failures: deque[Failure] = field(default_factory=deque)
     windows: dict[str, _Window] = field(default_factory=dict)
     requests: list[tuple[str, str, int]] = field(default_factory=list)
@@ -157,12 +154,12 @@ class Sandbox:
         """Seconds added before every answer."""
         self.rate_limit: RateLimit | None = None
         """Limits enforced with 429 (None: not enforced, as production does today)."""
-        self.extra_rule: Callable[[dict[str, Any]], list[FieldError]] | None = None
+        self.extra_rule: ExtraRule | None = None
         """A server rule the client does not know (to test rows TDBA alone refuses)."""
         self.test_route = True
         """Whether ``POST /api/v3/dossiers-apprenants/test`` exists (False: it 404s)."""
         self.verbose = verbose
-        self._ids = itertools.count(int.from_bytes(os.urandom(4), "big") << 64)
+        self._ids = ObjectIds()
         self._server = _QuietServer((host, port), _make_handler(self))
         self._tls = tls is not None
         if tls is not None:
@@ -228,13 +225,17 @@ class Sandbox:
             self._state.revoked.add(key)
 
     def records(self) -> list[dict[str, Any]]:
-        """Return the records received, as stored (latest values after upserts)."""
+        """Return the records received as TDBA stores them (latest values after upserts),
+        each with the errors TDBA's processing finds later (``_processing_errors``)."""
         known = {(o.uai, o.siret) for o in self.organismes}
         with self._state.lock:
-            return [
-                {**record, "_processing_errors": processing_errors(record, known)}
-                for record in self._state.records.values()
-            ]
+            stored = list(self._state.records.values())
+        result = []
+        for queued in stored:
+            record = process({**judge(queued.values).output, "has_nir": queued.has_nir})
+            record["_processing_errors"] = processing_errors(record, known)
+            result.append(record)
+        return result
 
     def requests(self) -> list[tuple[str, str, int]]:
         """Return (method, path, status) of every request answered so far."""
@@ -282,27 +283,18 @@ class Sandbox:
                 return True, headers
         return False, headers
 
-    def _store(self, items: list[dict[str, Any]]) -> None:
-        # A stored record holds atomic values only: the cyclic GC leaves it alone (it would
-        # otherwise walk every stored record again and again). Its processing errors, which
-        # depend on it alone, are worked out when the records are looked at.
+    def _store(self, queued: list[Queued]) -> None:
+        # A stored record holds the values as they were given (atomic values only: the cyclic
+        # GC leaves them alone). What TDBA keeps of them is worked out when they are looked at.
         records = self._state.records
         with self._state.lock:
-            for record in items:
-                key = (
-                    record["etablissement_formateur_uai"],
-                    record["etablissement_formateur_siret"],
-                    record["annee_scolaire"],
-                    record["id_erp_apprenant"],
-                )
-                stored = records.get(key)
+            for item in queued:
+                stored = records.get(item.key)
                 if stored is None:
-                    records[key] = stored = dict(record)
-                else:
-                    stored.update(record)  # null/absent values never erase stored ones
-
-    def _next_id(self) -> str:
-        return f"{next(self._ids):024x}"
+                    records[item.key] = item
+                else:  # null/absent values never erase stored ones
+                    stored.values.update(item.values)
+                    stored.has_nir = item.has_nir
 
 
 class _Answer(Exception):
@@ -484,7 +476,7 @@ def _make_handler(sandbox: Sandbox) -> type[BaseHTTPRequestHandler]:
                 if is_test:
                     self._read_body()
                     return 200, {"msg": "ok"}
-                return self._dossiers()
+                return self._dossiers(organisme)
             self._read_body()
             raise _Answer(404, {"error": "Not Found", "message": f"Route inconnue : {path}"})
 
@@ -514,57 +506,16 @@ def _make_handler(sandbox: Sandbox) -> type[BaseHTTPRequestHandler]:
                 raise _bad_request("Aucun organisme trouvé")
             return 200, found[0] if action == "get-by-uai-siret" else found
 
-        def _dossiers(self) -> tuple[int, Any]:
-            raw = self._read_body()
-            # The usual batch, of records already in normal form, is parsed and checked in
-            # compiled code; the items it does not recognise take the rules one by one.
-            fast = recognised(raw, MAX_ITEMS)
-            body = fast if fast is not None and None not in fast else self._parse(raw)
-            if not isinstance(body, list):
-                raise _bad_request(
-                    "Erreur de validation", [{"message": "Array attendu", "path": []}]
-                )
-            if len(body) > MAX_ITEMS:
-                raise _bad_request(
-                    "Erreur de validation",
-                    [
-                        {
-                            "code": "too_big",
-                            "maximum": MAX_ITEMS,
-                            "message": f"Le tableau doit contenir au plus {MAX_ITEMS} élément(s)",
-                            "path": [],
-                        }
-                    ],
-                )
-            results = []
-            for index, item in enumerate(body):
-                known = None if fast is None else fast[index]
-                record, errors = (known, []) if known is not None else validate_dossier(item)
-                if not errors and sandbox.extra_rule is not None:
-                    errors = sandbox.extra_rule(record)
-                results.append((item, record, errors))
-            valid = [record for _, record, errors in results if not errors]
-            sandbox._store(valid)  # stores copies: the records themselves become the echo
-            data = []
-            for item, record, errors in results:
-                if errors:  # echo what was sent, minus the fields TDBA drops
-                    echo = (
-                        {k: v for k, v in item.items() if k in KNOWN_FIELDS}
-                        if isinstance(item, dict)
-                        else {}
-                    )
-                    echo["validation_errors"] = [error.as_json() for error in errors]
-                else:
-                    echo = record
-                    echo["validation_errors"] = ()
-                echo["has_error"] = bool(errors)
-                echo["_id"] = sandbox._next_id()
-                data.append(echo)
-            answer: dict[str, Any] = {"status": "OK", "message": "Queued"}
-            if len(valid) < len(body):
-                answer["detail"] = "Some data are invalid"
-            answer["data"] = data
-            return 200, answer
+        def _dossiers(self, organisme: Organisme) -> tuple[int, Any]:
+            answer = ingest(
+                self._read_body(),
+                self.headers.get("Content-Type"),
+                organisme_id=organisme.id,
+                ids=sandbox._ids,
+                extra_rule=sandbox.extra_rule,
+            )
+            sandbox._store(answer.queued)
+            return answer.status, answer.body
 
         def do_GET(self) -> None:
             self._handle()
