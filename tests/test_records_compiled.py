@@ -164,3 +164,41 @@ def test_rows_as_cells_are_judged_as_the_record(item: dict[str, Any]) -> None:
             continue
         assert judged.errors == expected.errors
         assert judged.notes == expected.notes
+
+
+def test_every_phone_range_taken_as_it_is_is_valid() -> None:
+    """Every 0XYZ prefix, in each form the check knows: when the check takes a number as it
+    is, TDBA accepts it (valid, not special)."""
+    import random
+
+    check = unchanged_cells("tel_apprenant")
+    assert check is not None
+    rng = random.Random(0)
+    for prefix in range(100, 1000):
+        for _ in range(4):
+            digits = f"0{prefix}{rng.randint(0, 999999):06d}"
+            pairs = [digits[i : i + 2] for i in range(0, 10, 2)]
+            forms = [digits, " ".join(pairs), ".".join(pairs), "+33 " + digits[1] + " " +
+                     " ".join(pairs[1:]), "+33" + digits[1:]]  # fmt: skip
+            for form in forms:
+                try:
+                    check([form])
+                except ValueError:
+                    continue
+                judged = FIELDS["tel_apprenant"].rule(form)
+                assert judged.messages == (), form
+
+
+def test_every_day_taken_as_it_is_is_a_real_day() -> None:
+    check = unchanged_cells("date_de_naissance_apprenant")
+    assert check is not None
+    for year in (1999, 2000, 2023, 2024):
+        for month in range(0, 14):
+            for day in range(0, 33):
+                text = f"{year}-{month:02d}-{day:02d}"
+                try:
+                    check([text])
+                except ValueError:
+                    continue
+                judged = FIELDS["date_de_naissance_apprenant"].rule(text)
+                assert judged.messages == () and judged.note is None, text
