@@ -24,7 +24,7 @@ import pydantic_core
 from pydantic_core import core_schema
 
 from tdba_wizard import __version__
-from tdba_wizard.batches import MAX_BATCH_ITEMS, encode_json
+from tdba_wizard.wire import MAX_BATCH_ITEMS, encode_json
 
 T = TypeVar("T")
 USER_AGENT = f"tdba-wizard/{__version__}"

@@ -15,6 +15,7 @@ class ExitCode(IntEnum):
     OK = 0
     FAILURE = 1
     USAGE = 2
+    INTERRUPTED = 130
 
 
 class NagiosCode(IntEnum):
@@ -45,3 +46,13 @@ class InputError(TdbaError):
     """A value typed or passed by the user is not acceptable."""
 
     title = "Saisie invalide"
+
+
+def exit_code_for(error: BaseException) -> int:
+    """Return the exit code of a command that stopped on ``error``: the one place that maps
+    errors to codes (``--check`` has its own, monitoring-plugin, codes)."""
+    if isinstance(error, KeyboardInterrupt):
+        return ExitCode.INTERRUPTED
+    if isinstance(error, TdbaError):
+        return int(getattr(error, "exit_code", ExitCode.FAILURE))
+    return ExitCode.FAILURE

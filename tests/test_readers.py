@@ -12,7 +12,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from tdba_wizard.readers import (
+from tdba_wizard.nightly.exports import (
     SourceError,
     cell_converter,
     convert_date,

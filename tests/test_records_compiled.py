@@ -16,11 +16,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tdba_wizard.batches import encode_json
 from tdba_wizard.records.compiled import accepted, unchanged_cells, unchanged_pattern
 from tdba_wizard.records.dossier import DATA_FIELDS, FIELDS, REQUIRED_FIELDS, judge
 from tdba_wizard.records.rows import RowValidator, is_blank, judge_values
 from tdba_wizard.sandbox import Sandbox
+from tdba_wizard.wire import encode_json
 
 BASE: dict[str, Any] = json.loads(
     (Path(__file__).parent / "data" / "upstream" / "records.json").read_text()

@@ -15,19 +15,22 @@ from typing import Any
 
 import pytest
 
-from tdba_wizard import reading as reading_module
-from tdba_wizard import sync as sync_module
-from tdba_wizard.batches import encode_batches
-from tdba_wizard.cli import _progress_printer, main
+from tdba_wizard.cli import main
+from tdba_wizard.cli.sync import progress_printer
 from tdba_wizard.config import Config, Establishment, save_config
+from tdba_wizard.nightly import job as sync_module
+from tdba_wizard.nightly import reading as reading_module
+from tdba_wizard.nightly.batches import encode_batches
+from tdba_wizard.nightly.frames import FRAME_HEADER
+from tdba_wizard.nightly.job import SyncOptions, run_sync, sync_lock
+from tdba_wizard.nightly.reading import ROW_BLOCK, Readers, stream
+from tdba_wizard.nightly.report import SyncReport, render_text
 from tdba_wizard.paths import credentials_path, default_config_path, state_dir
-from tdba_wizard.reading import FRAME_HEADER, ROW_BLOCK, Readers, stream
 from tdba_wizard.records.dossier import FieldError
 from tdba_wizard.records.rules import NOTE_DAY_ROLLED, NOTE_TRIMMED
 from tdba_wizard.sandbox import Failure, Sandbox
 from tdba_wizard.secrets import SecretStore
 from tdba_wizard.state import load_last_sync
-from tdba_wizard.sync import SyncOptions, SyncReport, render_text, run_sync, sync_lock
 
 from .conftest import DEMO_KEY, run_python, valid_record
 
@@ -200,7 +203,7 @@ def reading_processes() -> list[int]:
         except (OSError, IndexError):
             continue
         state, parent = stat[0], int(stat[1])
-        if parent == os.getpid() and state != "Z" and b"tdba_wizard.reading" in command:
+        if parent == os.getpid() and state != "Z" and b"tdba_wizard.nightly.reading" in command:
             found.append(int(entry.name))
     return found
 
@@ -320,7 +323,7 @@ def test_the_reading_process_starts_before_the_job_loads_its_modules(
     write_csv(export_path(config), records(sandbox, 3))
     script = (
         "import sys\n"
-        "from tdba_wizard import reading\n"
+        "from tdba_wizard.nightly import reading\n"
         "start, begin = reading.Readers.__init__, reading.Readers.begin\n"
         "def init(self, **kwargs):\n"
         "    print('START', sorted({'pydantic', 'httpx'} & set(sys.modules)))\n"
@@ -655,7 +658,7 @@ def test_terminal_progress_line_always_shows_the_final_figures(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     monkeypatch.setattr(sys.stderr, "isatty", lambda: True)
-    show = _progress_printer()
+    show = progress_printer()
     assert show is not None
     show("CFA", 10, 0)
     show("CFA", 20, 0)  # within 0.2 s: skipped

@@ -13,13 +13,13 @@ from tdba_wizard.paths import credentials_path
 from tdba_wizard.sandbox import Sandbox
 from tdba_wizard.schedule import Crontab
 from tdba_wizard.secrets import SERVICE, SecretStore
-from tdba_wizard.services import WizardServices
 from tdba_wizard.tui.app import WizardApp
 from tdba_wizard.tui.screens.connection import ConnectionStep
 from tdba_wizard.tui.screens.establishment import EstablishmentStep
 from tdba_wizard.tui.screens.home import HomeScreen
 from tdba_wizard.tui.screens.key import KeyStep
 from tdba_wizard.tui.screens.review import DoneScreen
+from tdba_wizard.tui.services import WizardServices
 from tdba_wizard.tui.tour import next_step, set_value, settle
 from tdba_wizard.tui.tour import services as shared_services
 

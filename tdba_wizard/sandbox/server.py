@@ -21,10 +21,10 @@ from typing import Any, Literal
 
 import pydantic_core
 
-from tdba_wizard.batches import encode_json
 from tdba_wizard.records.dossier import judge
 from tdba_wizard.sandbox.processing import process, processing_errors
 from tdba_wizard.sandbox.route import ExtraRule, Key, ObjectIds, Queued, ingest
+from tdba_wizard.wire import encode_json
 
 MAX_BODY_BYTES = 10 * 1024 * 1024
 FailureKind = Literal["500", "429", "drop", "slow"]

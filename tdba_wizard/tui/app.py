@@ -11,7 +11,6 @@ from textual.screen import Screen
 
 from tdba_wizard.config import Config, ConfigError, Establishment
 from tdba_wizard.secrets import SecretError
-from tdba_wizard.services import Draft, SaveResult, WizardServices
 from tdba_wizard.tui.screens.base import StepScreen
 from tdba_wizard.tui.screens.connection import ConnectionStep
 from tdba_wizard.tui.screens.erp import ErpStep
@@ -22,6 +21,7 @@ from tdba_wizard.tui.screens.modals import ConfirmModal, HelpModal
 from tdba_wizard.tui.screens.review import DoneScreen, ReviewStep
 from tdba_wizard.tui.screens.schedule import ScheduleStep
 from tdba_wizard.tui.screens.welcome import WelcomeStep
+from tdba_wizard.tui.services import Draft, SaveResult, WizardServices
 
 Flow = Literal["onboarding", "add", "edit", "schedule"]
 FLOWS: dict[Flow, list[type[StepScreen]]] = {

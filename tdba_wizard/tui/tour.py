@@ -8,8 +8,8 @@ from typing import Any
 from textual.widgets import Input
 
 from tdba_wizard.schedule import Crontab
-from tdba_wizard.services import WizardServices
 from tdba_wizard.tui.app import WizardApp
+from tdba_wizard.tui.services import WizardServices
 
 
 def services(root: Path) -> WizardServices:

@@ -10,8 +10,8 @@ from textual.containers import Horizontal, VerticalScroll
 from textual.screen import Screen
 from textual.widgets import Button, Footer, Input, Static
 
-from tdba_wizard.services import Draft
 from tdba_wizard.tui.screens.modals import HelpModal
+from tdba_wizard.tui.services import Draft
 
 if TYPE_CHECKING:
     from tdba_wizard.tui.app import WizardApp

@@ -6,8 +6,8 @@ from textual.app import ComposeResult
 from textual.widgets import Static
 
 from tdba_wizard.config import check_source_template
-from tdba_wizard.services import Draft
 from tdba_wizard.tui.screens.base import StepScreen
+from tdba_wizard.tui.services import Draft
 from tdba_wizard.tui.validators import IdentifierValidator
 from tdba_wizard.tui.widgets import Field
 

@@ -7,8 +7,8 @@ from textual.binding import Binding
 from textual.widgets import Label, Select, Static
 
 from tdba_wizard.identifiers import mask_api_key, parse_api_key
-from tdba_wizard.services import Draft
 from tdba_wizard.tui.screens.base import StepScreen
+from tdba_wizard.tui.services import Draft
 from tdba_wizard.tui.validators import IdentifierValidator
 from tdba_wizard.tui.widgets import Field
 

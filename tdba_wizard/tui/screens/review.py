@@ -11,8 +11,8 @@ from textual.widgets import Button, Checkbox, Footer, Static
 
 from tdba_wizard.errors import TdbaError
 from tdba_wizard.identifiers import mask_api_key
-from tdba_wizard.services import Draft, SaveResult
 from tdba_wizard.tui.screens.base import StepScreen
+from tdba_wizard.tui.services import Draft, SaveResult
 
 
 class ReviewStep(StepScreen):

@@ -8,8 +8,8 @@ from textual.widgets import Label, Static, Switch
 
 from tdba_wizard.config import check_email
 from tdba_wizard.schedule import ScheduleError, parse_time
-from tdba_wizard.services import Draft
 from tdba_wizard.tui.screens.base import StepScreen
+from tdba_wizard.tui.services import Draft
 from tdba_wizard.tui.validators import IdentifierValidator
 from tdba_wizard.tui.widgets import Field
 

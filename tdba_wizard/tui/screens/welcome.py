@@ -6,8 +6,8 @@ from textual.app import ComposeResult
 from textual.widgets import RadioButton, RadioSet, Static
 
 from tdba_wizard.config import normalise_api_url
-from tdba_wizard.services import ENVIRONMENTS, Draft
 from tdba_wizard.tui.screens.base import StepScreen
+from tdba_wizard.tui.services import ENVIRONMENTS, Draft
 from tdba_wizard.tui.validators import IdentifierValidator
 from tdba_wizard.tui.widgets import Field
 

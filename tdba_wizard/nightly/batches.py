@@ -1,28 +1,13 @@
-"""Records as TDBA takes them: JSON arrays of at most 2000 items, well under 10 MB.
-
-Light on purpose (no HTTP client here): the process that reads an export imports it.
-"""
+"""Records as TDBA takes them: JSON arrays of at most 2000 items, well under 10 MB."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import orjson
-
-MAX_BATCH_ITEMS = 2000  # TDBA refuses larger arrays
-MAX_BATCH_BYTES = 8 * 1024 * 1024  # well under TDBA's 10 MB
-
-
-def encode_json(value: Any) -> bytes:
-    """Return compact UTF-8 JSON, encoded by orjson (the nightly batches: 2000 records each)."""
-    try:
-        return orjson.dumps(value)
-    except TypeError:  # orjson.JSONEncodeError: a lone surrogate, an integer over 64 bits...
-        return json.dumps(value, separators=(",", ":")).encode("ascii")
+from tdba_wizard.wire import MAX_BATCH_BYTES, encode_json
 
 
 @dataclass

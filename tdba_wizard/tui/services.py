@@ -23,7 +23,7 @@ from tdba_wizard.config import (
     save_config,
 )
 from tdba_wizard.errors import TdbaError
-from tdba_wizard.establishments import AddPlan, apply_add, apply_remove, plan_add, plan_remove
+from tdba_wizard.operations import AddPlan, apply_add, apply_remove, plan_add, plan_remove
 from tdba_wizard.paths import credentials_path
 from tdba_wizard.schedule import (
     Crontab,

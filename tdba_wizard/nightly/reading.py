@@ -1,24 +1,13 @@
 """Reading an export for the nightly job, in a process of its own.
 
 Parsing the export, validating every row and encoding the records is CPU-bound Python: run
-in a child process (``python -m tdba_wizard.reading``), it takes a second core while the
-job's own process sends the batches and reads TDBA's answers. :class:`Readers` starts each
-child ahead of its turn: it loads its modules, then reads from its standard input the one
-line that says which export to read (JSON: ``path``, ``dry_run``, ``max_bytes``; for a manual
-run, ``python -m tdba_wizard.reading PATH`` takes it from the command line instead). The child
-never sees a key, and it writes nothing but frames on its standard output:
-
-    4 bytes (big-endian): length of the header; the header, JSON; then ``size`` bytes of body.
-
-Each frame's header has ``kind`` and ``rows`` (the rows read so far):
-
-- ``read``: a block of rows was read, nothing to send yet (progress);
-- ``batch``: a JSON array of ``count`` records to send (the body), ``refs`` the (line, ERP id)
-  of each item;
-- ``end``: the last frame, with ``rejected`` (rows refused locally), ``reasons`` (reason →
-  ``{"count", "first"}``) and ``error`` (why the export could not be read, or null).
-
-A child that stops without an ``end`` frame has failed; the job says so in its report.
+in a child process (``python -m tdba_wizard.nightly.reading``), it takes a second core while
+the job's own process sends the batches and reads TDBA's answers. :class:`Readers` starts
+each child ahead of its turn: it loads its modules, then reads from its standard input the
+one line that says which export to read (JSON: ``path``, ``dry_run``, ``max_bytes``; for a
+manual run, ``python -m tdba_wizard.nightly.reading PATH`` takes it from the command line
+instead). The child never sees a key, and it writes nothing but frames
+(:mod:`tdba_wizard.nightly.frames`) on its standard output.
 """
 
 from __future__ import annotations
@@ -26,7 +15,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
-import struct
 import subprocess
 import sys
 from collections.abc import Iterable, Iterator, Sequence
@@ -35,31 +23,25 @@ from itertools import islice
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO, cast
 
-from tdba_wizard.batches import MAX_BATCH_BYTES, MAX_BATCH_ITEMS, encode_batches, encode_json
+from tdba_wizard.nightly.batches import encode_batches
+from tdba_wizard.nightly.frames import (
+    BatchFrame,
+    EndFrame,
+    Groups,
+    Progress,
+    ReasonGroup,
+    write_frame,
+)
+from tdba_wizard.wire import MAX_BATCH_BYTES, MAX_BATCH_ITEMS
 
 if TYPE_CHECKING:
     from tdba_wizard.records.dossier import FieldError
     from tdba_wizard.records.rows import RowValidator
 
-# The job's own process imports this module for the frames and ReasonGroup only: the record
-# rules and the export readers are loaded by the functions that run in the child.
+# The job's own process imports this module for Readers only: the record rules and the
+# export readers are loaded by the functions that run in the child.
 
-FRAME_HEADER = struct.Struct(">I")
-FIRST_LINES = 5
 ROW_BLOCK = 250  # rows read and validated together
-
-
-@dataclass
-class ReasonGroup:
-    """Rows refused for one reason: how many, and the first of them (line, ERP id)."""
-
-    count: int = 0
-    first: list[tuple[int, str | None]] = field(default_factory=list)
-
-    def add(self, line: int, erp_id: str | None) -> None:
-        self.count += 1
-        if len(self.first) < FIRST_LINES:
-            self.first.append((line, erp_id))
 
 
 @dataclass
@@ -69,8 +51,8 @@ class Tally:
 
     rows_read: int = 0
     rejected: int = 0
-    reasons: dict[str, ReasonGroup] = field(default_factory=dict)
-    notes: dict[str, ReasonGroup] = field(default_factory=dict)
+    reasons: Groups = field(default_factory=dict)
+    notes: Groups = field(default_factory=dict)
 
     def reject(self, errors: list[FieldError], line: int, erp_id: str | None) -> None:
         self.rejected += 1
@@ -89,7 +71,7 @@ Block = tuple[list[dict[str, Any]], list[tuple[int, str | None]]]
 
 def read_and_validate(path: Path, tally: Tally) -> Iterator[Block]:
     """Yield the valid rows a block at a time; count the others and group their reasons."""
-    from tdba_wizard.readers import cell_converter, read_csv, read_csv_cells, reader_for
+    from tdba_wizard.nightly.exports import cell_converter, read_csv, read_csv_cells, reader_for
     from tdba_wizard.records.compiled import unchanged_cells
     from tdba_wizard.records.rows import RowValidator, judge_values
 
@@ -168,19 +150,9 @@ def _validate_cells(
         yield _keep_valid(rows_checked, tally)
 
 
-def write_frame(out: BinaryIO, header: dict[str, Any], body: bytes = b"") -> None:
-    """Write one frame (see the module's documentation)."""
-    encoded = encode_json({**header, "size": len(body)})
-    out.write(FRAME_HEADER.pack(len(encoded)))
-    out.write(encoded)
-    if body:
-        out.write(body)
-    out.flush()
-
-
 def stream(path: Path, out: BinaryIO, *, dry_run: bool, max_bytes: int) -> None:
     """Read, validate and encode the export at ``path``, written as frames on ``out``."""
-    from tdba_wizard.readers import SourceError
+    from tdba_wizard.nightly.exports import SourceError
 
     tally = Tally()
     records: list[dict[str, Any]] = []  # read, not written yet
@@ -192,7 +164,7 @@ def stream(path: Path, out: BinaryIO, *, dry_run: bool, max_bytes: int) -> None:
                 records += block_records
                 refs += block_refs
             if len(records) < MAX_BATCH_ITEMS:
-                write_frame(out, {"kind": "read", "rows": tally.rows_read})
+                write_frame(out, Progress(tally.rows_read))
                 continue
             _write_batches(out, records[:MAX_BATCH_ITEMS], refs[:MAX_BATCH_ITEMS], tally, max_bytes)
             records, refs = records[MAX_BATCH_ITEMS:], refs[MAX_BATCH_ITEMS:]
@@ -204,14 +176,8 @@ def stream(path: Path, out: BinaryIO, *, dry_run: bool, max_bytes: int) -> None:
     except OSError as failure:
         error = f"Lecture impossible de {path} : {failure.strerror}."
 
-    def groups(found: dict[str, ReasonGroup]) -> dict[str, Any]:
-        return {reason: {"count": g.count, "first": g.first} for reason, g in found.items()}
-
-    end = {"kind": "end", "rows": tally.rows_read, "rejected": tally.rejected}
-    write_frame(
-        out,
-        {**end, "reasons": groups(tally.reasons), "notes": groups(tally.notes), "error": error},
-    )
+    end = EndFrame(tally.rows_read, tally.rejected, tally.reasons, tally.notes, error)
+    write_frame(out, end)
 
 
 def _write_batches(
@@ -224,13 +190,12 @@ def _write_batches(
     if not records:
         return
     for batch in encode_batches(records, refs, max_bytes):
-        header = {"kind": "batch", "rows": tally.rows_read, "count": batch.count}
-        write_frame(out, {**header, "refs": batch.refs}, batch.body)
+        write_frame(out, BatchFrame(tally.rows_read, batch.count, batch.refs, batch.body))
 
 
 def reader_command() -> list[str]:
     """Return the command of a reading process (no export in it, no secret: see the module)."""
-    return [sys.executable, "-m", "tdba_wizard.reading"]
+    return [sys.executable, "-m", "tdba_wizard.nightly.reading"]
 
 
 def _spawn() -> subprocess.Popen[bytes] | None:
@@ -319,7 +284,7 @@ class Readers:
 
 def _preload() -> None:
     """Load what reading an export takes, while the job has not said which one yet."""
-    import tdba_wizard.readers  # noqa: F401  (the export readers)
+    import tdba_wizard.nightly.exports  # noqa: F401  (the export readers)
     from tdba_wizard.records.compiled import unchanged_cells
     from tdba_wizard.records.dossier import FIELDS
 
@@ -328,7 +293,7 @@ def _preload() -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m tdba_wizard.reading")
+    parser = argparse.ArgumentParser(prog="python -m tdba_wizard.nightly.reading")
     parser.add_argument("path", type=Path, nargs="?", help="default: the order on stdin")
     parser.add_argument("--dry-run", action="store_true")
     parser.add_argument("--max-bytes", type=int, default=MAX_BATCH_BYTES)

@@ -1,0 +1,71 @@
+"""Command-line entry point: ``tdba-wizard`` and ``python -m tdba_wizard``.
+
+Only the interactive path imports Textual; ``--check``, ``sync`` and the scripting commands
+stay light: each command's module is imported when it runs. Data goes to stdout,
+diagnostics to stderr.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import os
+import sys
+from collections.abc import Callable, Sequence
+
+from tdba_wizard.cli.parser import build_parser
+from tdba_wizard.errors import NagiosCode, TdbaError, exit_code_for
+from tdba_wizard.paths import STATE_ENV
+
+# command → (module of tdba_wizard.cli, handler)
+COMMANDS: dict[str | None, tuple[str, str]] = {
+    "add": ("setup", "cmd_add"),
+    "remove": ("setup", "cmd_remove"),
+    "list": ("setup", "cmd_list"),
+    "key": ("setup", "cmd_key"),
+    "sandbox": ("sandbox", "cmd_sandbox"),
+    "schedule": ("schedule", "cmd_schedule"),
+    "sync": ("sync", "cmd_sync"),
+    None: ("interactive", "cmd_interactive"),
+}
+
+
+def _handler(command: str | None) -> Callable[[argparse.Namespace], int]:
+    module_name, name = COMMANDS[command]
+    module = importlib.import_module(f"tdba_wizard.cli.{module_name}")
+    handler: Callable[[argparse.Namespace], int] = getattr(module, name)
+    return handler
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; return the process exit code."""
+    arguments = list(sys.argv[1:] if argv is None else argv)
+    checking = "--check" in arguments
+    try:
+        args = build_parser().parse_args(arguments)
+    except SystemExit as exit_:
+        # Monitoring reads bad arguments of --check as UNKNOWN, never as WARNING or CRITICAL.
+        if checking and exit_.code not in (0, None):
+            return NagiosCode.UNKNOWN
+        raise
+    if args.state_dir is not None:
+        # Every part reads the state directory through paths.state_dir().
+        os.environ[STATE_ENV] = str(args.state_dir.expanduser().absolute())
+    if args.check:
+        try:
+            from tdba_wizard.cli.check import cmd_check
+
+            return cmd_check(args)
+        except Exception as error:  # an internal failure must read as UNKNOWN, not crash
+            print(
+                f"UNKNOWN — erreur interne du contrôle ({type(error).__name__}).", file=sys.stderr
+            )
+            return NagiosCode.UNKNOWN
+    try:
+        return _handler(args.command)(args)
+    except TdbaError as error:
+        print(f"✖ {error.title} : {error.message}", file=sys.stderr)
+        return exit_code_for(error)
+    except KeyboardInterrupt as interrupted:
+        print("\nInterrompu : rien n'a été modifié.", file=sys.stderr)
+        return exit_code_for(interrupted)

@@ -1,0 +1,255 @@
+"""The command line's parser: every command, its options and its French help."""
+
+from __future__ import annotations
+
+import argparse
+import re
+import sys
+from pathlib import Path
+
+from tdba_wizard import __version__
+from tdba_wizard.errors import ExitCode
+
+_FRENCH = {
+    "usage: ": "utilisation : ",
+    "positional arguments": "arguments",
+    "options": "options",
+    "show this help message and exit": "afficher cette aide et quitter",
+    "show program's version number and exit": "afficher la version et quitter",
+    "the following arguments are required: %s": "arguments obligatoires manquants : %s",
+    "unrecognized arguments: %s": "arguments inconnus : %s",
+    "invalid choice: %(value)r (choose from %(choices)s)": (
+        "choix invalide : %(value)r (possibles : %(choices)s)"
+    ),
+    "expected one argument": "une valeur est attendue",
+    "argument %(argument_name)s: %(message)s": "argument %(argument_name)s : %(message)s",
+    "not allowed with argument %s": "incompatible avec l'argument %s",
+    "invalid %(type)s value: %(value)r": "valeur invalide : %(value)r",
+    "ambiguous option: %(option)s could match %(matches)s": (
+        "option ambiguë : %(option)s peut désigner %(matches)s"
+    ),
+    "%(prog)s: error: %(message)s\n": "%(prog)s : erreur : %(message)s\n",
+}
+_KEY_LIKE = re.compile(
+    r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
+)
+
+
+def _translate(text: str) -> str:
+    return _FRENCH.get(text, text)
+
+
+# argparse looks ``_`` up in its module at call time: this makes its messages French.
+argparse._ = _translate  # type: ignore[attr-defined]
+
+
+class _Parser(argparse.ArgumentParser):
+    """An ArgumentParser whose errors never echo something that looks like a key."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        message = _KEY_LIKE.sub("<clé masquée>", message)
+        self.print_usage(sys.stderr)
+        self.exit(ExitCode.USAGE, f"{self.prog} : erreur : {message}\n")
+
+
+def key_in_argv(value: str) -> str:
+    raise argparse.ArgumentTypeError(
+        "la clé ne se passe jamais en argument (elle serait visible dans « ps » et "
+        "l'historique) : utilisez --api-key-stdin, --api-key-file ou --api-key-env"
+    )
+
+
+def _add_key_options(command: argparse.ArgumentParser) -> None:
+    key_from = command.add_mutually_exclusive_group()
+    key_from.add_argument("--api-key-stdin", action="store_true", help="lire la clé sur stdin")
+    key_from.add_argument("--api-key-file", type=Path, metavar="FICHIER", help="lire la clé ici")
+    key_from.add_argument("--api-key-env", metavar="VARIABLE", help="lire la clé dans VARIABLE")
+    key_from.add_argument("--api-key", type=key_in_argv, help=argparse.SUPPRESS)
+    command.add_argument(
+        "--secret-store",
+        choices=("keyring", "file"),
+        default="keyring",
+        help="où garder la clé : trousseau du système (défaut) ou fichier protégé 0600, "
+        "à choisir seulement si aucun trousseau n'est utilisable (serveur, cron)",
+    )
+    command.add_argument("--yes", action="store_true", help="ne pas demander de confirmation")
+    command.add_argument(
+        "--dry-run", action="store_true", help="montrer ce qui serait écrit, sans rien écrire"
+    )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Return the parser of every command, with French help."""
+    parser = _Parser(
+        prog="tdba-wizard",
+        description=(
+            "Raccorde un CFA au Tableau de bord de l'apprentissage (TDBA) et garde le lien "
+            "actif. Sans commande : l'assistant interactif."
+        ),
+        allow_abbrev=False,
+    )
+    parser.add_argument(
+        "--version",
+        action="version",
+        version=f"tdba-wizard {__version__}",
+        help="afficher la version et quitter",
+    )
+    parser.add_argument(
+        "--config",
+        type=Path,
+        metavar="CHEMIN",
+        help="fichier de configuration à utiliser (défaut : dossier de configuration "
+        "de l'utilisateur, ou $TDBA_WIZARD_CONFIG)",
+    )
+    parser.add_argument(
+        "--state-dir",
+        type=Path,
+        metavar="CHEMIN",
+        help="dossier d'état : résultats, journal, lots non envoyés (défaut : dossier d'état "
+        "de l'utilisateur, ou $TDBA_WIZARD_STATE_DIR)",
+    )
+    parser.add_argument(
+        "--sandbox",
+        action="store_true",
+        help="essayer l'assistant contre le bac à sable intégré, dans un profil temporaire",
+    )
+    health = parser.add_argument_group("contrôle (supervision)")
+    health.add_argument(
+        "--check",
+        action="store_true",
+        help="vérifier configuration, clés, API, établissements, derniers envois et tâche de "
+        "nuit ; codes de sortie 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN",
+    )
+    health.add_argument(
+        "--json", dest="check_json", action="store_true", help="avec --check : sortie JSON"
+    )
+    health.add_argument(
+        "--quiet", action="store_true", help="avec --check : n'afficher que les problèmes"
+    )
+    health.add_argument(
+        "--cron-env",
+        action="store_true",
+        help="avec --check : refaire le contrôle dans l'environnement de cron",
+    )
+    commands = parser.add_subparsers(dest="command", metavar="COMMANDE", title="commandes")
+
+    add = commands.add_parser(
+        "add",
+        help="ajouter un établissement (clé lue sur l'entrée standard, un fichier ou une variable)",
+        description="Ajoute un établissement : configuration + clé d'échange dans le trousseau.",
+        allow_abbrev=False,
+    )
+    add.add_argument("--name", required=True, metavar="NOM", help="nom de l'établissement")
+    add.add_argument("--siret", required=True, help="SIRET (14 chiffres)")
+    add.add_argument("--uai", required=True, help="UAI (7 chiffres et une lettre)")
+    add.add_argument("--sentite", required=True, metavar="ID", help="CFA_SENTITE (id dans l'ERP)")
+    add.add_argument("--source", metavar="CHEMIN", help="export lu par la tâche de nuit")
+    add.add_argument("--api-url", metavar="URL", help="adresse de l'API TDBA (défaut : production)")
+    _add_key_options(add)
+
+    remove = commands.add_parser(
+        "remove",
+        help="retirer un établissement et sa clé",
+        description="Retire un établissement de la configuration et supprime sa clé.",
+        allow_abbrev=False,
+    )
+    remove.add_argument("--uai", required=True, help="UAI de l'établissement")
+    remove.add_argument("--siret", help="SIRET, si plusieurs établissements ont cet UAI")
+    remove.add_argument("--yes", action="store_true", help="ne pas demander de confirmation")
+    remove.add_argument("--dry-run", action="store_true", help="montrer ce qui changerait")
+
+    sandbox = commands.add_parser(
+        "sandbox",
+        help="servir le bac à sable de l'API TDBA en local (essais, tests d'export)",
+        description=(
+            "Sert en local une API qui se comporte comme TDBA (mêmes routes, réponses, "
+            "messages et limites), avec des établissements et des clés de démonstration. "
+            "Ctrl+C pour arrêter."
+        ),
+        allow_abbrev=False,
+    )
+    sandbox.add_argument("--port", type=int, default=8123, help="port (défaut : 8123 ; 0 = libre)")
+    sandbox.add_argument(
+        "--host",
+        default="127.0.0.1",
+        help="adresse d'écoute (défaut : 127.0.0.1, joignable de ce poste seulement)",
+    )
+    sandbox.add_argument("--seed", type=Path, metavar="FICHIER", help="autres données de départ")
+    sandbox.add_argument(
+        "--latency", type=float, default=0.0, metavar="MS", help="délai ajouté à chaque réponse"
+    )
+    sandbox.add_argument(
+        "--rate-limit", action="store_true", help="appliquer les limites de débit (429)"
+    )
+    sandbox.add_argument(
+        "--dump", type=Path, metavar="FICHIER", help="à l'arrêt, écrire les dossiers reçus (JSON)"
+    )
+    sandbox.add_argument("--verbose", action="store_true", help="journaliser chaque requête")
+
+    key = commands.add_parser(
+        "key",
+        help="remplacer la clé d'un établissement, ou changer où elle est gardée",
+        description="Enregistre une nouvelle clé pour un établissement déjà configuré.",
+        allow_abbrev=False,
+    )
+    key.add_argument("--uai", required=True, help="UAI de l'établissement")
+    key.add_argument("--siret", help="SIRET, si plusieurs établissements ont cet UAI")
+    _add_key_options(key)
+
+    schedule = commands.add_parser(
+        "schedule",
+        help="installer, montrer ou retirer la tâche de nuit (crontab)",
+        description="Gère la tâche de nuit qui lance « tdba-wizard sync » chaque jour.",
+        allow_abbrev=False,
+    )
+    actions = schedule.add_subparsers(dest="action", metavar="ACTION", title="actions")
+    actions.required = True
+    install = actions.add_parser(
+        "install",
+        help="installer (ou remplacer) la tâche",
+        description=(
+            "Installe la tâche dans la crontab de l'utilisateur, après avoir vérifié que le "
+            "programme lit sa configuration et ses clés dans l'environnement de cron."
+        ),
+        allow_abbrev=False,
+    )
+    install.add_argument(
+        "--at",
+        metavar="HEURE",
+        help="heure quotidienne : HH:MM, ou expression Quartz (0 0 23 * * ?) ; "
+        "défaut : celle de la configuration (23:00)",
+    )
+    install.add_argument("--timezone", metavar="FUSEAU", help="fuseau horaire (Europe/Paris)")
+    install.add_argument("--report-to", metavar="E-MAIL", help="adresse du compte rendu")
+    install.add_argument("--yes", action="store_true", help="ne pas demander de confirmation")
+    install.add_argument("--dry-run", action="store_true", help="montrer sans rien installer")
+    actions.add_parser("show", help="montrer la tâche installée et ses prochains passages")
+    remove_job = actions.add_parser("remove", help="retirer la tâche (et seulement elle)")
+    remove_job.add_argument("--yes", action="store_true", help="ne pas demander de confirmation")
+
+    sync = commands.add_parser(
+        "sync",
+        help="tâche de nuit : envoyer les dossiers de chaque établissement",
+        description="Envoie les dossiers apprenants de chaque établissement et écrit un rapport.",
+        allow_abbrev=False,
+    )
+    sync.add_argument(
+        "--preflight",
+        action="store_true",
+        help="vérifier seulement que configuration et clés sont lisibles (n'envoie rien)",
+    )
+    sync.add_argument(
+        "--scheduled-for",
+        metavar="HH:MM/FUSEAU",
+        help="(crontab) ne partir que s'il est cette heure dans ce fuseau",
+    )
+    sync.add_argument("--dry-run", action="store_true", help="lire et valider, sans rien envoyer")
+
+    listing = commands.add_parser(
+        "list",
+        help="lister les établissements configurés",
+        description="Liste les établissements et indique où se trouve la clé de chacun.",
+        allow_abbrev=False,
+    )
+    listing.add_argument("--json", action="store_true", help="sortie JSON pour les scripts")
+    return parser

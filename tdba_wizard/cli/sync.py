@@ -1,0 +1,136 @@
+"""The nightly job's command: sync, --preflight, --scheduled-for."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from tdba_wizard.cli.common import config_file, secret_store
+from tdba_wizard.errors import ExitCode, InputError
+
+if TYPE_CHECKING:  # the nightly job's modules are loaded only when it runs
+    from tdba_wizard.nightly.job import ProgressCallback
+    from tdba_wizard.nightly.reading import Readers
+
+
+def cmd_sync(args: argparse.Namespace) -> int:
+    import datetime as dt
+
+    from tdba_wizard.paths import state_dir
+    from tdba_wizard.schedule import DailyTime, ScheduleError
+
+    config_path = config_file(args)
+    if args.preflight:
+        from tdba_wizard.nightly.preflight import preflight  # loads the configuration's models
+
+        lines = preflight(config_path, state_dir())
+        for line in lines:
+            print(f"{'✔' if line.ok else '✖'} {line.text}")
+        return ExitCode.OK if all(line.ok for line in lines) else ExitCode.FAILURE
+    if args.scheduled_for:
+        try:
+            when = DailyTime.from_token(args.scheduled_for)
+        except ScheduleError as error:
+            raise InputError(f"--scheduled-for : {error.message}") from None
+        now = dt.datetime.now(dt.UTC)
+        if not when.is_due(now):
+            print(
+                f"{when.local(now):%Y-%m-%d %H:%M} ({when.timezone}) : ce n'est pas l'heure prévue "
+                f"({when.hhmm}) ; rien à faire à ce passage."
+            )
+            return ExitCode.OK
+    return run_sync(config_path, args.dry_run)
+
+
+def progress_printer() -> ProgressCallback | None:
+    """Return a one-line progress display for a terminal; None when not a terminal (cron)."""
+    if not sys.stderr.isatty():
+        return None
+    last = [0.0]
+
+    def show(name: str, read: int, sent: int, *, done: bool = False) -> None:
+        now = time.monotonic()
+        if now - last[0] < 0.2 and not done:
+            return  # at most five refreshes a second; the final figures always
+        last[0] = now
+        print(
+            f"\r« {name} » : {read} lignes lues, {sent} dossiers envoyés…", end="", file=sys.stderr
+        )
+
+    return show
+
+
+def run_sync(config_path: Path, dry_run: bool) -> int:
+    from tdba_wizard.nightly.reading import Readers
+
+    # The first reading process loads its modules while this one loads its own.
+    readers = Readers()
+    try:
+        return run_with(config_path, dry_run, readers)
+    finally:
+        readers.close()
+
+
+def run_with(config_path: Path, dry_run: bool, readers: Readers) -> int:
+    import asyncio
+    import contextlib
+    import datetime as dt
+
+    from tdba_wizard.config import load_config
+
+    config = load_config(config_path)
+    sources = [e.source_path() for e in config.establishments]
+    readers.begin(sources, dry_run=dry_run)  # the first export is read from now on
+
+    from tdba_wizard.mailer import MailError, send_report
+    from tdba_wizard.nightly.job import SyncOptions, run_sync, sync_lock
+    from tdba_wizard.nightly.report import render_text, save_results
+    from tdba_wizard.paths import state_dir
+
+    state = state_dir()
+    store = secret_store(config_path)
+    started = dt.datetime.now().astimezone()
+    print(
+        f"{started:%Y-%m-%d %H:%M:%S} Début de l'envoi : {len(config.establishments)} "
+        f"établissement(s){' (simulation)' if dry_run else ''}.",
+        flush=True,
+    )
+    lock = contextlib.nullcontext() if dry_run else sync_lock(state)
+    with lock:
+        progress = progress_printer()
+        try:
+            report = asyncio.run(
+                run_sync(config, store, state, SyncOptions(dry_run=dry_run), progress, readers)
+            )
+        except KeyboardInterrupt:
+            print(
+                "\nInterrompu : l'envoi s'est arrêté en cours de route. Les dossiers déjà "
+                "transmis le restent ; relancez « tdba-wizard sync » pour envoyer les autres "
+                "(renvoyer est sans risque).",
+                file=sys.stderr,
+            )
+            return ExitCode.INTERRUPTED
+        if progress is not None:
+            print(file=sys.stderr)
+        text = render_text(report, config.schedule.timezone)
+        print(text, end="", flush=True)
+        if dry_run:
+            return ExitCode.OK if report.ok else ExitCode.FAILURE
+        path = save_results(report, state, text)
+        print(f"Rapport : {path}")
+    if config.schedule.report_to:
+        verdict = "OK" if report.ok else "À VÉRIFIER"
+        try:
+            send_report(
+                config.schedule,
+                store,
+                f"[tdba-wizard] Envoi TDBA du {started:%d/%m/%Y} : {verdict}",
+                text,
+            )
+            print(f"Compte rendu envoyé à {config.schedule.report_to}.")
+        except MailError as error:
+            print(f"⚠ {error.title} : {error.message}", file=sys.stderr)
+    return ExitCode.OK if report.ok else ExitCode.FAILURE
