@@ -403,14 +403,3 @@ def save_config(path: Path, config: Config) -> None:
         raise ConfigError(
             f"Écriture impossible de {path} : {error.strerror}. Rien n'a été modifié."
         ) from None
-
-
-def config_diff(path: Path, before: Config | None, after: Config) -> str:
-    """Return a unified diff between two configs, as ``--dry-run`` shows it."""
-    import difflib
-
-    old = render_config(before).splitlines(keepends=True) if before is not None else []
-    new = render_config(after).splitlines(keepends=True)
-    return "".join(
-        difflib.unified_diff(old, new, fromfile=f"{path} (actuel)", tofile=f"{path} (nouveau)")
-    )

@@ -11,6 +11,7 @@ program. Every answer says which backend gave it, for the wizard and ``--check``
 
 from __future__ import annotations
 
+import contextlib
 import os
 import stat
 import sys
@@ -22,7 +23,7 @@ from pathlib import Path
 from typing import Any, Literal, TypeVar
 
 from tdba_wizard.errors import TdbaError
-from tdba_wizard.files import write_private_atomic
+from tdba_wizard.files import profile_lock, write_private_atomic
 from tdba_wizard.identifiers import mask_api_key
 
 SERVICE = "tdba-wizard"
@@ -68,6 +69,41 @@ class _Unusable:
 
     reason: str
     message: str
+
+
+@dataclass(frozen=True)
+class KeyCopies:
+    """The copies of one establishment's key: in the keyring, in the file. Its repr shows
+    no key."""
+
+    keyring: str | None = field(repr=False)
+    file: str | None = field(repr=False)
+    keyring_problem: str | None = None
+    """Why the keyring could not be read (its copy is then unknown)."""
+
+    @property
+    def places(self) -> list[StoreTarget]:
+        """Return where a copy is (keyring first, as lookups go)."""
+        found: list[StoreTarget] = []
+        if self.keyring:
+            found.append("keyring")
+        if self.file:
+            found.append("file")
+        return found
+
+    @property
+    def differ(self) -> bool:
+        """Return True when both places hold a key and they are not the same."""
+        return bool(self.keyring and self.file and self.keyring != self.file)
+
+
+def fingerprint(key: str, salt: bytes) -> str:
+    """Return a fingerprint of a key that tells two keys apart without revealing either
+    (HMAC-SHA256 with a secret of this installation, 12 hexadecimal digits)."""
+    import hashlib
+    import hmac
+
+    return hmac.new(salt, key.encode("utf-8"), hashlib.sha256).hexdigest()[:12]
 
 
 @dataclass(frozen=True)
@@ -145,6 +181,29 @@ def _describe_backend(backend: Any) -> str:
     return labels.get(name, f"trousseau {type(backend).__module__}")
 
 
+def entry_label(name: str) -> str:
+    """Return the label a keyring manager shows for an establishment's entry (in French)."""
+    return f"Clé d'échange TDBA de l'établissement {name} (tdba-wizard)"
+
+
+def _label_in_french(backend: Any, name: str) -> None:
+    """Rename the entry just written, where the backend names entries in English.
+
+    keyring's Secret Service backend labels every entry "Password for '…' on '…'", which is
+    what « Mots de passe et clés » lists. The label is cosmetic: if it cannot be changed the
+    entry works all the same, so a failure is not an error.
+    """
+    if type(backend).__module__ != "keyring.backends.SecretService":
+        return
+    try:
+        collection = backend.get_preferred_collection()
+        with contextlib.closing(collection.connection):
+            for item in collection.search_items({"service": SERVICE, "username": name}):
+                item.set_label(entry_label(name))
+    except Exception:
+        return
+
+
 class SecretStore:
     """Read, store and delete the API key of each establishment."""
 
@@ -159,7 +218,7 @@ class SecretStore:
         self.environ = os.environ if environ is None else environ
         self.timeout = timeout
         self._detected: Any = None  # the backend, or an _Unusable verdict
-        self._file_cache: tuple[int, dict[str, str]] | None = None
+        self._file_cache: tuple[tuple[int, int, int], dict[str, str]] | None = None
 
     # -- keyring -------------------------------------------------------------------------
 
@@ -245,6 +304,14 @@ class SecretStore:
         """Return a French name of the keyring in use, or raise if none is usable."""
         return _describe_backend(self._keyring(env_var_name("<UAI>")))
 
+    def check_keyring(self) -> str:
+        """Read an entry that does not exist: prove the keyring answers here (not only that a
+        backend is configured); return its French name. Raises
+        :class:`KeyringUnavailableError` with the reason."""
+        env = env_var_name("<UAI>")
+        self._keyring_call("lecture", env, lambda backend: backend.get_password(SERVICE, "sonde"))
+        return _describe_backend(self._keyring(env))
+
     # -- credentials file ----------------------------------------------------------------
 
     def _read_file(self) -> dict[str, str]:
@@ -253,7 +320,9 @@ class SecretStore:
             info = path.stat()
         except FileNotFoundError:
             return {}
-        if self._file_cache is not None and self._file_cache[0] == info.st_mtime_ns:
+        # A file replaced by another process has a new inode even within the same mtime tick.
+        identity = (info.st_ino, info.st_mtime_ns, info.st_size)
+        if self._file_cache is not None and self._file_cache[0] == identity:
             return dict(self._file_cache[1])
         mode = stat.S_IMODE(info.st_mode)
         if mode & 0o077:
@@ -270,7 +339,7 @@ class SecretStore:
             ) from None
         keys = data.get("keys", {})
         result = {str(k): str(v) for k, v in keys.items()} if isinstance(keys, dict) else {}
-        self._file_cache = (info.st_mtime_ns, result)
+        self._file_cache = (identity, result)
         return dict(result)
 
     def _write_file(self, keys: dict[str, str]) -> None:
@@ -338,18 +407,54 @@ class SecretStore:
             raise keyring_error
         raise SecretNotFoundError(name)
 
+    def read_from(self, uai: str, siret: str, target: StoreTarget) -> str | None:
+        """Return the key stored in one place only (None: not there).
+
+        Raises :class:`KeyringUnavailableError` when the keyring cannot be read.
+        """
+        name = entry_name(uai, siret)
+        if target == "file":
+            return self._read_file().get(name) or None
+        env = env_var_name(uai)
+        value = self._keyring_call(
+            "lecture", env, lambda backend: backend.get_password(SERVICE, name)
+        )
+        return str(value) if value else None
+
+    def copies(self, uai: str, siret: str) -> KeyCopies:
+        """Return the copies of a key in the keyring and in the file (never raises for the
+        keyring: its problem is given instead)."""
+        try:
+            in_file = self.read_from(uai, siret, "file")
+        except SecretError:
+            in_file = None
+        try:
+            in_keyring = self.read_from(uai, siret, "keyring")
+            problem = None
+        except KeyringUnavailableError as error:
+            in_keyring, problem = None, error.message
+        return KeyCopies(in_keyring, in_file, problem)
+
+    def where(self, target: StoreTarget) -> str:
+        """Return, in French, a place keys are kept (raises if the keyring is unusable)."""
+        if target == "file":
+            return f"{self._file_where()} (0600)"
+        return f"{self.keyring_description()} (service {SERVICE})"
+
     def store(self, uai: str, siret: str, key: str, target: StoreTarget = "keyring") -> str:
         """Store the key in the keyring (or the chosen file) and return where, in French."""
         name = entry_name(uai, siret)
         if target == "file":
-            keys = self._read_file()
-            keys[name] = key
-            self._write_file(keys)
+            with profile_lock(self.credentials_file.parent):
+                keys = self._read_file()
+                keys[name] = key
+                self._write_file(keys)
             return self._file_where()
         env = env_var_name(uai)
 
         def write_and_read_back(backend: Any) -> bool:
             backend.set_password(SERVICE, name, key)
+            _label_in_french(backend, name)
             return bool(backend.get_password(SERVICE, name) == key)
 
         if not self._keyring_call("enregistrement", env, write_and_read_back):
@@ -363,11 +468,12 @@ class SecretStore:
         """Delete the key from one place only; return False when it was not there."""
         name = entry_name(uai, siret)
         if target == "file":
-            keys = self._read_file()
-            if name not in keys:
-                return False
-            del keys[name]
-            self._write_file(keys)
+            with profile_lock(self.credentials_file.parent):
+                keys = self._read_file()
+                if name not in keys:
+                    return False
+                del keys[name]
+                self._write_file(keys)
             return True
         from keyring.errors import PasswordDeleteError
 

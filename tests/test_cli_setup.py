@@ -160,7 +160,8 @@ def test_dry_run_writes_nothing(
 ) -> None:
     code, out, _ = run([*ADD, "--dry-run"], capsys, monkeypatch, stdin=DEMO_KEY)
     assert code == 0
-    assert '+uai = "0802004U"' in out
+    assert "Simulation (--dry-run) : rien n'est écrit" in out
+    assert "  + « CFA 1 »\n      UAI 0802004U · SIRET 77937827200016 · CFA_SENTITE 1443191" in out
     assert "entrée 0802004U-77937827200016" in out
     assert DEMO_KEY not in out
     assert memory_keyring.entries == {}
@@ -179,7 +180,8 @@ def test_secret_store_file_and_remove(
     assert DEMO_KEY not in default_config_path().read_text(encoding="utf-8")
     code, out, _ = run(["remove", "--uai", "0802004u", "--yes"], capsys, monkeypatch)
     assert code == 0
-    assert "Clé supprimée du fichier de clés" in out
+    assert "Clé d'échange de « CFA 1 » supprimée du fichier de clés" in out
+    assert "« CFA 1 » retiré." in out
     assert load_config(default_config_path()).establishments == []
     assert DEMO_KEY not in credentials.read_text(encoding="utf-8")
 
@@ -252,4 +254,4 @@ def test_console_script_with_real_secret_service(isolated_profile: Path) -> None
             check=False,
         )
         assert removed.returncode == 0, removed.stderr
-        assert "Clé supprimée du trousseau Secret Service" in removed.stdout
+        assert "supprimée du trousseau Secret Service" in removed.stdout

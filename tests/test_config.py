@@ -15,8 +15,6 @@ from tdba_wizard.config import (
     Config,
     ConfigError,
     ConfigNotFoundError,
-    Establishment,
-    config_diff,
     load_config,
     normalise_api_url,
     parse_config,
@@ -176,15 +174,6 @@ def test_urls_refused(url: str) -> None:
 
 def test_time_is_normalised() -> None:
     assert parse_config('[schedule]\ntime = "7:05"\n', Path("c")).schedule.time == "07:05"
-
-
-def test_diff_shows_added_establishment(tmp_path: Path) -> None:
-    config = sample()
-    added = Establishment(name="B", siret="13002526500013", uai="0755805C", sentite=2)
-    after = config.model_copy(update={"establishments": [*config.establishments, added]})
-    diff = config_diff(tmp_path / "c.toml", config, after)
-    assert '+uai = "0755805C"' in diff
-    assert diff.count("\n+") >= 4
 
 
 def test_env_override(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:

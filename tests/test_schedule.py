@@ -297,7 +297,7 @@ def test_proof_fails_when_the_key_is_only_in_the_session_keyring(
     assert installed.returncode == 1
     assert "aucun bus de session D-Bus" in installed.stdout
     assert "Rien n'a été installé" in installed.stderr
-    assert "--secret-store file" in installed.stderr
+    assert "tdba-wizard key --uai 0802004U --move-to file" in installed.stderr
     assert user_crontab.read() == before
     assert DEMO_KEY not in installed.stdout + installed.stderr
 

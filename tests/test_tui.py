@@ -10,6 +10,7 @@ from textual.widgets import Static
 
 from tdba_wizard.config import Config, Establishment, load_config, save_config
 from tdba_wizard.paths import credentials_path
+from tdba_wizard.probe import CronKeyring
 from tdba_wizard.sandbox import Sandbox
 from tdba_wizard.schedule import Crontab
 from tdba_wizard.secrets import SERVICE, SecretStore
@@ -35,8 +36,13 @@ def anyio_backend() -> str:
     return "asyncio"
 
 
+def cron_reaches_keyring() -> CronKeyring:
+    """A desktop where the nightly job reaches the keyring (e.g. a keyringrc backend)."""
+    return CronKeyring(True, "trousseau de test")
+
+
 def services(tmp_path: Path) -> WizardServices:
-    return shared_services(tmp_path)
+    return shared_services(tmp_path, cron_reaches_keyring)
 
 
 def text_of(app: WizardApp, selector: str) -> str:
@@ -79,12 +85,19 @@ async def test_full_onboarding(
         assert "sandbox" in text_of(app, "#result")
         await next_step(pilot)  # Planification
         await next_step(pilot)  # Vérification
-        review = text_of(app, ".card")
+        review = text_of(app, "#plan")
         assert "7a72e3b6-••••" in review and organisme.demo_key not in review
+        assert review == app.services.review(app.draft).text
         assert not app.services.config_path.exists()  # nothing written before "Enregistrer"
         await next_step(pilot)
         await settle(pilot)
         assert isinstance(app.screen, DoneScreen)
+        # No crontab on this test machine: not "C'est fait", and the command to schedule.
+        title = str(app.screen.query_one(".step-title", Static).render())
+        assert "C'est fait" not in title and "pas terminé" in title
+        assert "Pas de crontab sur ce système" in str(
+            app.screen.query_one(".missing").query_one(Static).render()
+        )
     config = load_config(app.services.config_path)
     assert [(e.uai, e.sentite) for e in config.establishments] == [(organisme.uai, 1443191)]
     assert config.api.url == sandbox.url
@@ -153,8 +166,8 @@ async def test_unknown_establishment_is_explained(sandbox: Sandbox, tmp_path: Pa
         await settle(pilot)
         await goto_connection(pilot, sandbox.url, organisme.demo_key, "0755805C", organisme.siret)
         assert isinstance(app.screen, EstablishmentStep)
+        # « Je confirme » looked the couple up again: it is still unknown, the step stays.
         assert "non confirmé" in text_of(app, "#lookup-result")
-        assert "Lancez la recherche" in text_of(app, "#step-error")
 
 
 async def test_only_siret_offers_the_uais(sandbox: Sandbox, tmp_path: Path) -> None:
@@ -303,11 +316,15 @@ async def test_no_keyring_offers_the_file_explicitly(
         )
         await next_step(pilot)
         await next_step(pilot)
-        assert "aucun bus de session D-Bus" in text_of(app, "#keyring-warning")
+        assert "aucun bus de session D-Bus" in text_of(app, "#choice-text")
         await next_step(pilot)  # refused: no silent fallback
-        assert "cochez le fichier protégé" in text_of(app, "#step-error")
+        assert "Choisissez où garder la clé" in text_of(app, "#step-error")
         assert not app.services.config_path.exists()
-        await pilot.click("#use-file")
+        assert app.screen.query_one("#store-keyring").disabled
+        await pilot.click("#store-file")
+        await settle(pilot)
+        assert "fichier de clés" in text_of(app, "#plan")
+        assert text_of(app, "#step-error") == ""
         await next_step(pilot)
         await settle(pilot)
         assert isinstance(app.screen, DoneScreen)
@@ -334,7 +351,7 @@ async def test_schedule_from_home_installs_the_job(
         await settle(pilot)
         await pilot.press("p")
         await settle(pilot)
-        assert "Ligne ajoutée à votre crontab" in text_of(app, "#preview")
+        assert "Ligne qui sera ajoutée à votre crontab" in text_of(app, "#preview")
         assert "--scheduled-for 23:00/Europe/Paris" in text_of(app, "#preview")
         set_value(app, "#time", "22:30")
         await next_step(pilot)

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from tdba_wizard.errors import InputError
 from tdba_wizard.paths import credentials_path, default_config_path
-from tdba_wizard.secrets import SecretStore, StoreTarget, entry_name
+from tdba_wizard.secrets import SecretStore
 
 
 def config_file(args: argparse.Namespace) -> Path:
@@ -47,13 +47,6 @@ def read_key(args: argparse.Namespace) -> str:
             "ou --api-key-env."
         )
     return parse_api_key(raw)
-
-
-def key_destination(store: SecretStore, target: StoreTarget, uai: str, siret: str) -> str:
-    """Return, in French, where a key would be stored (raises if the keyring is unusable)."""
-    if target == "file":
-        return f"fichier de clés {store.credentials_file} (0600)"
-    return f"{store.keyring_description()} (service tdba-wizard, entrée {entry_name(uai, siret)})"
 
 
 def confirm(question: str, assume_yes: bool) -> bool:

@@ -59,22 +59,36 @@ def key_in_argv(value: str) -> str:
     )
 
 
-def _add_key_options(command: argparse.ArgumentParser) -> None:
+def _add_key_options(command: argparse.ArgumentParser, *, moving: bool = False) -> None:
     key_from = command.add_mutually_exclusive_group()
     key_from.add_argument("--api-key-stdin", action="store_true", help="lire la clé sur stdin")
     key_from.add_argument("--api-key-file", type=Path, metavar="FICHIER", help="lire la clé ici")
     key_from.add_argument("--api-key-env", metavar="VARIABLE", help="lire la clé dans VARIABLE")
     key_from.add_argument("--api-key", type=key_in_argv, help=argparse.SUPPRESS)
+    if moving:
+        key_from.add_argument(
+            "--move-to",
+            choices=("keyring", "file"),
+            help="déplacer la clé déjà enregistrée (sans la saisir) vers le trousseau ou le "
+            "fichier protégé ; l'autre copie est retirée",
+        )
     command.add_argument(
         "--secret-store",
         choices=("keyring", "file"),
-        default="keyring",
-        help="où garder la clé : trousseau du système (défaut) ou fichier protégé 0600, "
-        "à choisir seulement si aucun trousseau n'est utilisable (serveur, cron)",
+        default=None,
+        help=(
+            "où garder la nouvelle clé : trousseau du système ou fichier protégé 0600 ; par "
+            "défaut, là où est l'ancienne (le trousseau s'il n'y en a pas). Sur un serveur "
+            "sans session de bureau, la tâche de nuit ne lit que le fichier protégé."
+            if moving
+            else "où garder la clé : trousseau du système (défaut) ou fichier protégé 0600, à "
+            "choisir sur un serveur : la tâche de nuit, lancée par cron sans session de "
+            "bureau, ne lit pas le trousseau"
+        ),
     )
     command.add_argument("--yes", action="store_true", help="ne pas demander de confirmation")
     command.add_argument(
-        "--dry-run", action="store_true", help="montrer ce qui serait écrit, sans rien écrire"
+        "--dry-run", action="store_true", help="montrer ce qui serait fait, sans rien écrire"
     )
 
 
@@ -188,13 +202,17 @@ def build_parser() -> argparse.ArgumentParser:
 
     key = commands.add_parser(
         "key",
-        help="remplacer la clé d'un établissement, ou changer où elle est gardée",
-        description="Enregistre une nouvelle clé pour un établissement déjà configuré.",
+        help="remplacer la clé d'un établissement, ou la déplacer (trousseau ou fichier)",
+        description=(
+            "Enregistre une nouvelle clé pour un établissement déjà configuré, là où est "
+            "l'ancienne (elle la remplace, et toute autre copie est retirée), ou déplace la clé "
+            "enregistrée avec --move-to."
+        ),
         allow_abbrev=False,
     )
     key.add_argument("--uai", required=True, help="UAI de l'établissement")
     key.add_argument("--siret", help="SIRET, si plusieurs établissements ont cet UAI")
-    _add_key_options(key)
+    _add_key_options(key, moving=True)
 
     schedule = commands.add_parser(
         "schedule",

@@ -3,9 +3,14 @@
 from __future__ import annotations
 
 import argparse
+from typing import TYPE_CHECKING
 
-from tdba_wizard.cli.common import config_file, confirm
+from tdba_wizard.cli.common import config_file, confirm, secret_store
 from tdba_wizard.errors import ExitCode, TdbaError
+
+if TYPE_CHECKING:
+    from tdba_wizard.config import Config
+    from tdba_wizard.secrets import SecretStore
 
 
 class ScheduleProofError(TdbaError):
@@ -17,7 +22,8 @@ class ScheduleProofError(TdbaError):
 def cmd_schedule(args: argparse.Namespace) -> int:
     import datetime as dt
 
-    from tdba_wizard.config import load_config, save_config
+    from tdba_wizard.config import load_config
+    from tdba_wizard.operations import apply, plan_schedule
     from tdba_wizard.paths import state_dir
     from tdba_wizard.schedule import (
         Crontab,
@@ -66,7 +72,6 @@ def cmd_schedule(args: argparse.Namespace) -> int:
         print(f"Prochains passages (chaque jour à {when.hhmm}, {when.timezone}) :\n{runs}")
         return ExitCode.OK
 
-    updated = config.with_schedule(when.hhmm, when.timezone, args.report_to)
     if not crontab.available:
         raise NoCrontabError(
             "Pas de « crontab » sur ce système (macOS sans cron, Windows, conteneur). "
@@ -82,25 +87,41 @@ def cmd_schedule(args: argparse.Namespace) -> int:
     for line in proof.output.splitlines():
         print(f"  {line}")
     if not proof.ok:
-        raise ScheduleProofError(
-            "La tâche échouerait à l'heure prévue : depuis cron, elle ne peut pas lire sa "
-            "configuration ou une clé (voir ci-dessus). Rien n'a été installé. Solution "
-            "habituelle sur un serveur : garder la clé dans le fichier protégé, choisi "
-            "explicitement : « tdba-wizard key --uai UAI --secret-store file » (la clé est "
-            "demandée), puis recommencer."
-        )
+        raise ScheduleProofError(unreadable_from_cron(config, secret_store(config_path)))
     if args.dry_run:
         print("Simulation (--dry-run) : rien n'est installé.")
         return ExitCode.OK
     if not confirm("Installer cette tâche dans votre crontab ?", args.yes):
         return ExitCode.FAILURE
-    if updated != config:
-        save_config(config_path, updated)
+    store = secret_store(config_path)
+    record = plan_schedule(config_path, when.hhmm, when.timezone, args.report_to)
+    if record.changes_config:
+        apply(record, store)
     try:
         install(crontab, entry)
     except TdbaError:
-        if updated != config:
-            save_config(config_path, config)
+        if record.changes_config:
+            old = config.schedule
+            apply(plan_schedule(config_path, old.time, old.timezone, old.report_to), store)
         raise
     print(f"✔ Tâche de nuit installée. Journal : {entry.state_dir / 'sync.log'}")
     return ExitCode.OK
+
+
+def unreadable_from_cron(config: Config, store: SecretStore) -> str:
+    """Return why the job would fail under cron, and the commands that fix it."""
+    in_keyring = [
+        e.uai for e in config.establishments if store.copies(e.uai, e.siret).places == ["keyring"]
+    ]
+    text = (
+        "La tâche échouerait à l'heure prévue : depuis cron, sans session de bureau, elle ne "
+        "peut pas lire sa configuration ou une clé (voir ci-dessus). Rien n'a été installé."
+    )
+    if in_keyring:
+        moves = " ; ".join(f"« tdba-wizard key --uai {uai} --move-to file »" for uai in in_keyring)
+        text += (
+            " Sur un serveur, le trousseau du bureau n'est pas joignable depuis cron : gardez les "
+            "clés dans le fichier protégé (0600, lisible par vous seul), sans les ressaisir : "
+            f"{moves}, puis relancez « tdba-wizard schedule install »."
+        )
+    return text

@@ -1,4 +1,8 @@
-"""Setting establishments up from scripts: add, remove, key, list."""
+"""Setting establishments up from scripts: add, remove, key, list.
+
+Each command makes a plan (:mod:`tdba_wizard.operations`), prints it, asks (in a terminal,
+unless ``--yes``) and applies it; ``--dry-run`` prints the same plan and stops there.
+"""
 
 from __future__ import annotations
 
@@ -6,24 +10,42 @@ import argparse
 import json
 import re
 import sys
+from typing import TYPE_CHECKING
 
-from tdba_wizard.cli.common import (
-    config_file,
-    confirm,
-    key_destination,
-    read_key,
-    secret_store,
-)
+from tdba_wizard.cli.common import config_file, confirm, read_key, secret_store
 from tdba_wizard.errors import ExitCode, InputError
-from tdba_wizard.secrets import SecretError, StoreTarget
+from tdba_wizard.secrets import SecretError
+
+if TYPE_CHECKING:
+    from tdba_wizard.operations import Plan
+    from tdba_wizard.secrets import SecretStore
+
+
+def _run_plan(plan: Plan, store: SecretStore, args: argparse.Namespace) -> int:
+    """Print the plan; apply it unless --dry-run or a "no" at the question."""
+    from tdba_wizard.operations import apply
+
+    if args.dry_run:
+        print("Simulation (--dry-run) : rien n'est écrit. Ce qui serait fait :")
+        print(plan.text)
+        return ExitCode.OK
+    if not plan.keys and not plan.changes_config:
+        print(plan.text)
+        return ExitCode.OK
+    print(plan.text)
+    if not confirm(f"{plan.title} ?", args.yes):
+        return ExitCode.FAILURE
+    for line in apply(plan, store):
+        print(f"✔ {line}")
+    print(f"✔ {plan.done}")
+    return ExitCode.OK
 
 
 def cmd_add(args: argparse.Namespace) -> int:
     from pydantic import ValidationError
 
     from tdba_wizard.config import Establishment, describe_validation_error, normalise_api_url
-    from tdba_wizard.identifiers import mask_api_key
-    from tdba_wizard.operations import apply_add, plan_add
+    from tdba_wizard.operations import load_existing, plan_add
 
     if not re.fullmatch(r"\s*\d+\s*", args.sentite) or int(args.sentite) <= 0:
         raise InputError(
@@ -47,65 +69,68 @@ def cmd_add(args: argparse.Namespace) -> int:
         except ValueError as error:
             raise InputError(f"--api-url : {error}") from None
     config_path = config_file(args)
-    plan = plan_add(config_path, establishment, api_url)
+    existing = load_existing(config_path)  # a malformed file or a duplicate: before the key
+    if existing is not None:
+        for other in existing.find(establishment.uai, establishment.siret):
+            raise InputError(
+                f"L'établissement UAI {other.uai} / SIRET {other.siret} est déjà configuré "
+                f"(« {other.name} »). Pour le remplacer, retirez-le d'abord avec "
+                f"« tdba-wizard remove --uai {other.uai} --siret {other.siret} »."
+            )
     key = read_key(args)
     store = secret_store(config_path)
-    target = args.secret_store
-    if args.dry_run:
-        # The diff first: it is worth seeing even when the keyring turns out to be unusable.
-        print("Simulation (--dry-run) : rien n'est écrit.")
-        print(plan.diff, end="")
-    destination = key_destination(store, target, establishment.uai, establishment.siret)
-    if args.dry_run:
-        print(f"Clé {mask_api_key(key)} : serait enregistrée dans le {destination}.")
-        return ExitCode.OK
-    if not confirm(
-        f"Ajouter « {establishment.name} » (UAI {establishment.uai}, SIRET "
-        f"{establishment.siret}) dans {config_path} et la clé dans le {destination} ?",
-        args.yes,
-    ):
-        return ExitCode.FAILURE
-    where = apply_add(plan, store, key, target)
-    print(
-        f"✔ « {establishment.name} » ajouté (UAI {establishment.uai}, SIRET "
-        f"{establishment.siret}, SENTITE {establishment.sentite}) dans {config_path}."
+    plan = plan_add(
+        config_path,
+        establishment,
+        key=key,
+        target=args.secret_store or "keyring",
+        store=store,
+        api_url=api_url,
     )
-    print(f"✔ Clé {mask_api_key(key)} enregistrée dans le {where}.")
-    return ExitCode.OK
+    return _run_plan(plan, store, args)
 
 
 def cmd_remove(args: argparse.Namespace) -> int:
     from tdba_wizard.identifiers import parse_siret, parse_uai
-    from tdba_wizard.operations import apply_remove, plan_remove
+    from tdba_wizard.operations import plan_remove
 
     uai = parse_uai(args.uai)
     siret = parse_siret(args.siret) if args.siret else None
     config_path = config_file(args)
-    plan = plan_remove(config_path, uai, siret)
-    target = plan.establishment
-    if args.dry_run:
-        print("Simulation (--dry-run) : rien n'est écrit.")
-        print(plan.diff, end="")
-        print(f"La clé de l'UAI {target.uai} / SIRET {target.siret} serait supprimée.")
-        return ExitCode.OK
-    if not confirm(
-        f"Retirer « {target.name} » (UAI {target.uai}, SIRET {target.siret}) et supprimer sa clé ?",
-        args.yes,
-    ):
-        return ExitCode.FAILURE
     store = secret_store(config_path)
-    try:
-        removed = apply_remove(plan, store)
-    except SecretError as error:
-        print(f"✔ « {target.name} » retiré de {config_path}.")
-        print(f"⚠ La clé n'a pas pu être supprimée : {error.message}", file=sys.stderr)
+    plan = plan_remove(config_path, uai, siret, store=store)
+    code = _run_plan(plan, store, args)
+    [key_plan] = plan.keys
+    if code == ExitCode.OK and not args.dry_run and key_plan.before.keyring_problem:
+        print(
+            f"⚠ La clé n'a pas pu être retirée du trousseau : {key_plan.before.keyring_problem}",
+            file=sys.stderr,
+        )
         return ExitCode.FAILURE
-    print(f"✔ « {target.name} » retiré de {config_path}.")
-    if removed:
-        print(f"✔ Clé supprimée du {' et du '.join(removed)}.")
+    return code
+
+
+def cmd_key(args: argparse.Namespace) -> int:
+    from tdba_wizard.config import load_config
+    from tdba_wizard.identifiers import parse_siret, parse_uai
+    from tdba_wizard.operations import plan_edit, plan_move_key, select
+
+    config_path = config_file(args)
+    establishment = select(
+        load_config(config_path),
+        parse_uai(args.uai),
+        parse_siret(args.siret) if args.siret else None,
+    )
+    store = secret_store(config_path)
+    if args.move_to is not None:
+        plan = plan_move_key(config_path, establishment, args.move_to, store=store)
     else:
-        print("Aucune clé n'était enregistrée pour cet établissement.")
-    return ExitCode.OK
+        key = read_key(args)
+        plan = plan_edit(
+            config_path, establishment, establishment, store=store, key=key,
+            target=args.secret_store,
+        )  # fmt: skip
+    return _run_plan(plan, store, args)
 
 
 def cmd_list(args: argparse.Namespace) -> int:
@@ -125,6 +150,9 @@ def cmd_list(args: argparse.Namespace) -> int:
             }
         except SecretError as error:
             key_state = {"found": False, "backend": None, "where": error.message}
+        copies = store.copies(establishment.uai, establishment.siret)
+        key_state["copies"] = copies.places
+        key_state["copies_differ"] = copies.differ
         rows.append({**establishment.model_dump(mode="json"), "key": key_state})
     if args.json:
         payload = {"config": str(config_path), "api_url": config.api.url, "establishments": rows}
@@ -145,41 +173,15 @@ def cmd_list(args: argparse.Namespace) -> int:
         if row.get("source"):
             print(f"  Export : {row['source']}")
         print(f"  {state}")
-    return ExitCode.OK
-
-
-def cmd_key(args: argparse.Namespace) -> int:
-    from tdba_wizard.config import load_config
-    from tdba_wizard.identifiers import mask_api_key, parse_siret, parse_uai
-    from tdba_wizard.operations import select
-
-    config_path = config_file(args)
-    target = select(
-        load_config(config_path),
-        parse_uai(args.uai),
-        parse_siret(args.siret) if args.siret else None,
-    )
-    key = read_key(args)
-    store = secret_store(config_path)
-    where_to = key_destination(store, args.secret_store, target.uai, target.siret)
-    if args.dry_run:
-        print(
-            f"Simulation : la clé {mask_api_key(key)} de « {target.name} » irait dans le "
-            f"{where_to}."
-        )
-        return ExitCode.OK
-    if not confirm(
-        f"Enregistrer la nouvelle clé de « {target.name} » dans le {where_to} ?", args.yes
-    ):
-        return ExitCode.FAILURE
-    where = store.store(target.uai, target.siret, key, args.secret_store)
-    print(f"✔ Clé {mask_api_key(key)} de « {target.name} » enregistrée dans le {where}.")
-    other: StoreTarget = "file" if args.secret_store == "keyring" else "keyring"
-    try:
-        if store.delete_from(target.uai, target.siret, other):
-            print("✔ L'ancienne clé a été retirée de l'autre emplacement.")
-    except SecretError as error:
-        print(
-            f"⚠ Ancienne clé non retirée de l'autre emplacement : {error.message}", file=sys.stderr
-        )
+        if key["copies_differ"]:
+            print(
+                "  ✖ deux clés différentes, dans le trousseau et dans le fichier protégé : "
+                "votre session et la tâche de nuit n'utilisent pas la même. Enregistrez la "
+                f"bonne : « tdba-wizard key --uai {row['uai']} --api-key-stdin »."
+            )
+        elif len(key["copies"]) > 1:
+            print(
+                "  ⚠ la même clé est aussi dans le fichier protégé : « tdba-wizard key "
+                f"--uai {row['uai']} --move-to file » (ou keyring) n'en garde qu'une."
+            )
     return ExitCode.OK

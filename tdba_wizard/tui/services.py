@@ -1,15 +1,20 @@
 """What the interactive wizard does, as plain services (no Textual here).
 
-The TUI keeps a :class:`Draft` of the establishment being set up; nothing is written until
-:meth:`WizardServices.save` runs after the final confirmation. Tests drive these services over
-real HTTP against the sandbox, without the TUI.
+The TUI keeps a :class:`Draft` of what is being set up; nothing is written until
+:meth:`WizardServices.save` runs after the final confirmation. The change itself is a plan of
+:mod:`tdba_wizard.operations`, the same as the command line's: the review screen shows its
+text, word for word what ``--dry-run`` prints. Every method here may block (keyring, files,
+network, crontab): the TUI calls them from workers. Tests drive them over real HTTP against
+the sandbox, without the TUI.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Literal
 
 from tdba_wizard.api import ApiInfo, Failure, Ok, Organisme, TdbaClient
 from tdba_wizard.config import (
@@ -17,24 +22,32 @@ from tdba_wizard.config import (
     PRODUCTION_URL,
     RECETTE_URL,
     Config,
-    ConfigNotFoundError,
     Establishment,
-    load_config,
-    save_config,
 )
 from tdba_wizard.errors import TdbaError
-from tdba_wizard.operations import AddPlan, apply_add, apply_remove, plan_add, plan_remove
+from tdba_wizard.operations import (
+    Plan,
+    apply,
+    load_existing,
+    plan_add,
+    plan_edit,
+    plan_move_key,
+    plan_remove,
+    plan_schedule,
+)
 from tdba_wizard.paths import credentials_path
+from tdba_wizard.probe import CronKeyring, keyring_from_cron
 from tdba_wizard.schedule import (
     Crontab,
     Entry,
     describe_runs,
+    find_block,
     install,
     make_entry,
     parse_time,
     prove,
 )
-from tdba_wizard.secrets import SecretError, SecretStore, StoreTarget
+from tdba_wizard.secrets import KeyringUnavailableError, SecretError, SecretStore, StoreTarget
 from tdba_wizard.state import last_sync_entry, load_last_sync
 
 ENVIRONMENTS = {
@@ -43,11 +56,12 @@ ENVIRONMENTS = {
     "preprod": PREPROD_URL,
 }
 TDBA_SETTINGS_PAGE = "https://cfas.apprentissage.beta.gouv.fr/parametres"
+Mode = Literal["onboarding", "add", "edit", "schedule"]
 
 
 @dataclass
 class Draft:
-    """The establishment being set up, as the steps fill it in. Never written as it is."""
+    """What the steps fill in. Never written as it is: a plan is made of it at the end."""
 
     api_url: str = PRODUCTION_URL
     key: str = field(default="", repr=False)
@@ -57,7 +71,9 @@ class Draft:
     name: str = ""
     sentite: int | None = None
     source: str | None = None
-    secret_store: StoreTarget = "keyring"
+    secret_store: StoreTarget | None = None
+    """Where the key goes; None until it matters (then the admin chooses, see
+    :meth:`WizardServices.key_places`)."""
     schedule_time: str = "23:00"
     timezone: str = "Europe/Paris"
     report_to: str | None = None
@@ -66,8 +82,9 @@ class Draft:
     """The establishment being edited, when the wizard edits instead of adding."""
     current_key: str = field(default="", repr=False)
     """When editing: the key already stored, used by the connection test if no new one."""
-    mode: str = "onboarding"
-    """onboarding, add, edit or schedule."""
+    mode: Mode = "onboarding"
+    typed: dict[str, str] = field(default_factory=dict, repr=False)
+    """What was typed in each field of the steps left with « Retour » (never the key)."""
 
     @property
     def test_key(self) -> str:
@@ -97,14 +114,44 @@ class ConnectionResult:
         return isinstance(self.probe, Ok) and isinstance(self.key, Ok)
 
 
+Fix = Literal["install-schedule", "move-to-file"]
+
+
+@dataclass(frozen=True)
+class Missing:
+    """Something asked (or needed) that is not done, and what fixes it."""
+
+    text: str
+    fix: Fix | None = None
+
+
 @dataclass(frozen=True)
 class SaveResult:
-    """What was written where (never the key)."""
+    """What was done (French lines, never a key), what is missing, the next runs."""
 
-    config_path: Path
-    key_location: str
-    schedule: str | None
-    schedule_problem: str | None
+    done: list[str]
+    missing: list[Missing]
+    runs: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    """Lines that are neither done nor missing (the sandbox installs no job)."""
+
+
+@dataclass(frozen=True)
+class KeyPlaces:
+    """Where the key of the draft can live, said before anything is written."""
+
+    keyring: str | None
+    """The keyring's French name, or None when it cannot be used in this session."""
+    keyring_problem: str | None
+    cron: CronKeyring | None
+    """Whether the nightly job would reach the keyring (None: no job to worry about)."""
+    job_on: bool
+    file: Path
+
+    @property
+    def choice_needed(self) -> bool:
+        """True when the keyring would not do and the admin must choose, explicitly."""
+        return self.keyring is None or (self.cron is not None and self.cron.reachable is not True)
 
 
 @dataclass(frozen=True)
@@ -114,41 +161,70 @@ class HomeRow:
     establishment: Establishment
     key_location: str | None
     key_problem: str | None
+    copies_differ: bool
     last_sync: str | None
+
+
+@dataclass(frozen=True)
+class Review:
+    """The last step's content: the plan and what will happen to the nightly job."""
+
+    plan: Plan
+    schedule: list[str]
+
+    @property
+    def text(self) -> str:
+        lines = list(self.plan.lines) or ["Configuration : rien à modifier."]
+        return "\n".join([*lines, *self.schedule])
+
+
+@dataclass(frozen=True)
+class Preparation:
+    """Everything the last step shows: where keys can live, which keys are at stake, and the
+    review once the admin has chosen (None until then)."""
+
+    places: KeyPlaces
+    at_stake: list[Establishment]
+    """The establishments whose key would be in the keyring only after saving."""
+    review: Review | None
+
+    @property
+    def choice_needed(self) -> bool:
+        return bool(self.at_stake) and self.places.choice_needed
 
 
 class WizardServices:
     """The I/O the wizard needs: TDBA, config, keyring, crontab."""
 
-    def __init__(self, config_path: Path, state_dir: Path, crontab: Crontab | None = None) -> None:
+    def __init__(
+        self,
+        config_path: Path,
+        state_dir: Path,
+        crontab: Crontab | None = None,
+        *,
+        cron_keyring: Callable[[], CronKeyring] = keyring_from_cron,
+    ) -> None:
         self.config_path = config_path
         self.state_dir = state_dir
         self.store = SecretStore(credentials_path(config_path))
         self.crontab = crontab or Crontab()
+        self._cron_keyring = cron_keyring
+        self._cron_answer: CronKeyring | None = None
+        self.sandbox = False
+        """True when the wizard runs on the sandbox's temporary profile (no job installed)."""
 
     # -- reading -----------------------------------------------------------------------
 
     def load(self) -> Config | None:
         """Return the config, or None when there is none yet (a malformed one raises)."""
-        try:
-            return load_config(self.config_path)
-        except ConfigNotFoundError:
-            return None
+        return load_existing(self.config_path)
 
-    def keyring_problem(self) -> str | None:
-        """Return why the keyring cannot hold a key here, or None when it can."""
+    def current_key(self, establishment: Establishment) -> str:
+        """Return the key stored for an establishment, or "" when none can be read."""
         try:
-            self.store.keyring_description()
-        except SecretError as error:
-            return error.message
-        return None
-
-    def keyring_description(self) -> str:
-        """Return where keys go by default, or why the keyring cannot be used."""
-        try:
-            return self.store.keyring_description()
-        except SecretError as error:
-            return f"indisponible — {error.message}"
+            return self.store.get(establishment.uai, establishment.siret).value
+        except SecretError:
+            return ""
 
     def home_rows(self, config: Config) -> list[HomeRow]:
         """Return each establishment with its key state and last sync."""
@@ -160,6 +236,7 @@ class WizardServices:
                 location, problem = found.where, None
             except SecretError as error:
                 location, problem = None, error.message
+            differ = self.store.copies(e.uai, e.siret).differ
             entry = last_sync_entry(last, e.uai, e.siret)
             when = entry.get("last_success") if entry is not None else None
             shown = (
@@ -167,10 +244,44 @@ class WizardServices:
                 if when
                 else None
             )
-            rows.append(HomeRow(e, location, problem, shown))
+            rows.append(HomeRow(e, location, problem, differ, shown))
         return rows
 
+    def job_installed(self) -> bool:
+        """Return True when the crontab holds tdba-wizard's job."""
+        if not self.crontab.available:
+            return False
+        try:
+            return find_block(self.crontab.read()) is not None
+        except TdbaError:
+            return False
+
+    def cron_keyring(self) -> CronKeyring:
+        """Whether the keyring answers from cron's environment (asked once per wizard)."""
+        if self._cron_answer is None:
+            self._cron_answer = self._cron_keyring()
+        return self._cron_answer
+
+    def key_places(self, draft: Draft) -> KeyPlaces:
+        """Say where the draft's key can live: the keyring here, and from the nightly job."""
+        try:
+            keyring: str | None = self.store.keyring_description()
+            problem = None
+        except KeyringUnavailableError as error:
+            keyring, problem = None, error.message.split(" Solutions : ")[0]
+        job_on = not self.sandbox and (
+            (draft.mode in ("onboarding", "schedule") and draft.install_schedule)
+            or self.job_installed()
+        )
+        cron = self.cron_keyring() if job_on and keyring is not None else None
+        return KeyPlaces(keyring, problem, cron, job_on, self.store.credentials_file)
+
     # -- TDBA --------------------------------------------------------------------------
+
+    async def probe(self, url: str) -> Ok[ApiInfo] | Failure:
+        """Does this address answer like TDBA's API?"""
+        async with TdbaClient(url) as client:
+            return await client.probe()
 
     async def look_up(self, url: str, uai: str, siret: str) -> Ok[Organisme] | Failure:
         """The public look-up of an exact UAI+SIRET couple."""
@@ -200,65 +311,167 @@ class WizardServices:
         """Return the next runs, in the zone and on the system clock."""
         return describe_runs(parse_time(time, timezone), dt.datetime.now(dt.UTC))
 
-    # -- writing (only after the final confirmation) -----------------------------------
+    # -- the plan, then writing (only after the final confirmation) ---------------------
 
-    def save(self, draft: Draft) -> SaveResult:
-        """Write the config and the key, then install the schedule if asked."""
+    def plan(self, draft: Draft) -> Plan:
+        """Return the plan of what « Enregistrer » will do (reads, writes nothing)."""
         if draft.mode == "schedule":
-            config = load_config(self.config_path)
-            save_config(
+            return plan_schedule(
+                self.config_path, draft.schedule_time, draft.timezone, draft.report_to
+            )
+        if draft.editing is not None:
+            return plan_edit(
                 self.config_path,
-                config.with_schedule(draft.schedule_time, draft.timezone, draft.report_to),
+                draft.editing,
+                draft.establishment(),
+                store=self.store,
+                key=draft.key or None,
+                target=draft.secret_store,
             )
-            location = "inchangé"
-        elif draft.editing is not None:
-            location = self._save_edit(draft)
-        else:
-            plan = plan_add(self.config_path, draft.establishment(), draft.api_url)
-            after = plan.after.with_schedule(draft.schedule_time, draft.timezone, draft.report_to)
-            plan = AddPlan(plan.config_path, plan.before, after, plan.establishment)
-            location = apply_add(plan, self.store, draft.key, draft.secret_store)
-        schedule, problem = None, None
-        if draft.install_schedule:
-            schedule, problem = self._install_schedule(draft)
-        return SaveResult(self.config_path, location, schedule, problem)
-
-    def _save_edit(self, draft: Draft) -> str:
-        assert draft.editing is not None
-        config = load_config(self.config_path)
-        updated = [
-            draft.establishment() if e == draft.editing else e for e in config.establishments
-        ]
-        new_config = Config.model_validate(
-            {**config.model_dump(), "establishments": [e.model_dump() for e in updated]}
+        schedule = None
+        if draft.mode == "onboarding":
+            schedule = (draft.schedule_time, draft.timezone, draft.report_to)
+        return plan_add(
+            self.config_path,
+            draft.establishment(),
+            key=draft.key,
+            target=draft.secret_store or "keyring",
+            store=self.store,
+            api_url=draft.api_url if draft.mode == "onboarding" else None,
+            schedule=schedule,
         )
-        location = "inchangé"
-        if draft.key:
-            location = self.store.store(draft.uai, draft.siret, draft.key, draft.secret_store)
-        save_config(self.config_path, new_config)
-        return location
 
-    def _install_schedule(self, draft: Draft) -> tuple[str | None, str | None]:
+    def keys_at_stake(self, draft: Draft, config: Config | None) -> list[Establishment]:
+        """Return the establishments whose key would live in the keyring only after saving."""
+        if draft.secret_store == "file":
+            return []
+        if draft.mode == "schedule":
+            return self.keyring_only(config) if config is not None else []
+        if draft.editing is not None:
+            copies = self.store.copies(draft.editing.uai, draft.editing.siret)
+            if draft.key:
+                return [draft.editing] if "file" not in copies.places else []
+            return [draft.editing] if copies.places == ["keyring"] else []
+        return [draft.establishment()] if draft.key else []
+
+    def prepare(self, draft: Draft) -> Preparation:
+        """Find out what the last step must show (keyring, cron, config: may take a second)."""
+        places = self.key_places(draft)
+        at_stake = self.keys_at_stake(draft, self.load())
+        preparation = Preparation(places, at_stake, None)
+        if preparation.choice_needed and draft.secret_store is None:
+            return preparation
+        return Preparation(places, at_stake, self.review(draft))
+
+    def review(self, draft: Draft) -> Review:
+        """Return the plan and the lines about the nightly job, for the last step."""
+        plan = self.plan(draft)
+        moves: list[str] = []
+        if draft.mode == "schedule" and draft.secret_store == "file":
+            for establishment in self.keyring_only(self.load() or Config()):
+                moves += plan_move_key(self.config_path, establishment, "file",
+                                       store=self.store).lines  # fmt: skip
+        return Review(plan, moves + self._schedule_lines(draft))
+
+    def _schedule_lines(self, draft: Draft) -> list[str]:
+        if self.sandbox:
+            return ["Envoi de nuit : aucun en bac à sable (il viserait un profil temporaire)."]
+        if draft.mode in ("onboarding", "schedule"):
+            if not draft.install_schedule:
+                return ["Envoi de nuit : non installé (vous l'avez désactivé)."]
+            return [
+                f"Envoi de nuit : installé dans votre crontab, chaque jour à "
+                f"{draft.schedule_time} ({draft.timezone}), après un essai dans "
+                "l'environnement de cron."
+            ]
+        if self.job_installed():
+            return ["Envoi de nuit : déjà installé ; un essai dans l'environnement de cron "
+                    "vérifiera qu'il lit la clé."]  # fmt: skip
+        return ["Envoi de nuit : non installé (« p » depuis l'accueil l'installe)."]
+
+    def save(self, draft: Draft, plan: Plan) -> SaveResult:
+        """Apply the plan, then install or prove the nightly job; say what is missing."""
+        done = apply(plan, self.store)
+        if draft.mode == "schedule" and draft.secret_store == "file":
+            done += self._move_to_file(load_existing(self.config_path) or Config())
+        if draft.mode == "schedule" and not draft.install_schedule:
+            return SaveResult(done, [Missing("Envoi de nuit non installé (vous l'avez "
+                                             "désactivé).", "install-schedule")])  # fmt: skip
+        if self.sandbox:
+            return SaveResult(done, [], notes=[
+                "Bac à sable : aucune tâche de nuit installée (elle viserait un profil "
+                "temporaire). En usage réel, l'assistant l'installe à cette étape."
+            ])  # fmt: skip
+        config = load_existing(self.config_path) or Config()
+        wanted = draft.mode in ("onboarding", "schedule") and draft.install_schedule
+        if wanted or self.job_installed():
+            outcome = self.install_schedule(config)
+            return SaveResult(done + outcome.done, outcome.missing, outcome.runs)
+        why = " (vous l'avez désactivé)" if draft.mode == "onboarding" else ""
+        return SaveResult(done, [Missing(
+            f"Envoi de nuit non installé{why} : rien ne partira vers TDBA tant qu'il ne "
+            "l'est pas.", "install-schedule")])  # fmt: skip
+
+    def install_schedule(self, config: Config | None = None) -> SaveResult:
+        """Prove the job from cron's environment, then install it at the configured time."""
+        config = config or load_existing(self.config_path) or Config()
+        time, zone = config.schedule.time, config.schedule.timezone
+        entry = self.schedule_entry(time, zone)
         if not self.crontab.available:
-            entry = self.schedule_entry(draft.schedule_time, draft.timezone)
-            return None, (
-                "Pas de crontab sur ce système : programmez vous-même chaque jour à "
-                f"{draft.schedule_time} la commande : {entry.manual_command}"
-            )
+            return SaveResult([], [Missing(
+                "Pas de crontab sur ce système : programmez vous-même, chaque jour à "
+                f"{time} ({zone}), la commande : {entry.manual_command}")])  # fmt: skip
+        proof = prove(entry)
+        if not proof.ok:
+            problems = [
+                line.strip().removeprefix("✖").strip()
+                for line in proof.output.splitlines()
+                if line.strip().startswith("✖")
+            ] or [proof.output.strip() or "le contrôle a échoué sans message"]
+            in_keyring = self.keyring_only(config)
+            text = ("Envoi de nuit non installé : essayé dans l'environnement de cron, il "
+                    "échouerait — " + " ; ".join(problems))  # fmt: skip
+            if in_keyring:
+                return SaveResult([], [Missing(
+                    text + ". Depuis cron, le trousseau du bureau n'est pas joignable : la clé "
+                    "doit être dans le fichier protégé (0600, lisible par vous seul).",
+                    "move-to-file")])  # fmt: skip
+            return SaveResult([], [Missing(text + ".", "install-schedule")])
         try:
-            entry = self.schedule_entry(draft.schedule_time, draft.timezone)
-            proof = prove(entry)
-            if not proof.ok:
-                return None, (
-                    "Tâche non installée : depuis cron, le programme ne lit pas sa configuration "
-                    "ou une clé. " + proof.output.replace("\n", " ")
-                )
             install(self.crontab, entry)
         except TdbaError as error:
-            return None, error.message
-        return f"chaque jour à {entry.when.hhmm} ({entry.when.timezone})", None
+            return SaveResult([], [Missing(f"Envoi de nuit non installé : {error.message}",
+                                           "install-schedule")])  # fmt: skip
+        runs = self.next_runs(time, zone)
+        return SaveResult(
+            [f"Envoi de nuit installé dans votre crontab : chaque jour à {entry.when.hhmm} "
+             f"({entry.when.timezone}), essayé dans l'environnement de cron."],
+            [], runs,
+        )  # fmt: skip
+
+    def keyring_only(self, config: Config) -> list[Establishment]:
+        """Return the establishments whose key is in the keyring and nowhere else."""
+        return [
+            e for e in config.establishments
+            if self.store.copies(e.uai, e.siret).places == ["keyring"]
+        ]  # fmt: skip
+
+    def move_keys_to_file(self) -> SaveResult:
+        """Move every keyring-only key to the protected file, then install the job."""
+        config = load_existing(self.config_path) or Config()
+        done = self._move_to_file(config)
+        outcome = self.install_schedule(config)
+        return SaveResult(done + outcome.done, outcome.missing, outcome.runs)
+
+    def _move_to_file(self, config: Config) -> list[str]:
+        done: list[str] = []
+        for establishment in self.keyring_only(config):
+            plan = plan_move_key(self.config_path, establishment, "file", store=self.store)
+            done += apply(plan, self.store)
+        return done
 
     def remove(self, establishment: Establishment) -> list[str]:
-        """Remove an establishment from the config and delete its key."""
-        plan = plan_remove(self.config_path, establishment.uai, establishment.siret)
-        return apply_remove(plan, self.store)
+        """Remove an establishment from the config and every copy of its key."""
+        plan = plan_remove(self.config_path, establishment.uai, establishment.siret,
+                           store=self.store)  # fmt: skip
+        return apply(plan, self.store)

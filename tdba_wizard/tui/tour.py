@@ -2,21 +2,27 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from textual.widgets import Input
 
+from tdba_wizard.probe import CronKeyring, keyring_from_cron
 from tdba_wizard.schedule import Crontab
 from tdba_wizard.tui.app import WizardApp
 from tdba_wizard.tui.services import WizardServices
 
 
-def services(root: Path) -> WizardServices:
+def services(
+    root: Path, cron_keyring: Callable[[], CronKeyring] = keyring_from_cron
+) -> WizardServices:
     """Services on a profile under ``root``, with no crontab (nothing outside the profile)."""
     crontab = Crontab()
     crontab.program = None
-    return WizardServices(root / "profile" / "config.toml", root / "state", crontab)
+    return WizardServices(
+        root / "profile" / "config.toml", root / "state", crontab, cron_keyring=cron_keyring
+    )
 
 
 async def settle(pilot: Any) -> None:
@@ -74,5 +80,8 @@ async def walk(pilot: Any, url: str, key: str, uai: str, siret: str, stop: str) 
     await next_step(pilot)
     if stop == "ReviewStep":
         return
+    if app.screen.query("#choice") and app.screen.query_one("#choice").display:
+        await pilot.click("#store-file")  # the server path: the job cannot reach the keyring
+        await settle(pilot)
     await next_step(pilot)
     await settle(pilot)

@@ -51,15 +51,17 @@ class ErpStep(StepScreen):
         yield Field("Nom de l'établissement", field_id="name", value=draft.name,
                     validator=IdentifierValidator(_name))  # fmt: skip
         yield Field("CFA_SENTITE (identifiant dans l'ERP)", field_id="sentite",
-                    value=str(draft.sentite or ""), placeholder="1443191",
+                    value=str(draft.sentite or ""), placeholder="ex. 1443191",
                     validator=IdentifierValidator(_sentite))  # fmt: skip
         yield Field("Export lu par l'envoi de nuit (facultatif)", field_id="source",
-                    value=draft.source or "", placeholder="/srv/exports/effectifs-{sentite}.csv",
+                    value=draft.source or "",
+                    placeholder="ex. /srv/exports/effectifs-{sentite}.csv",
                     validator=IdentifierValidator(_source, optional=True))  # fmt: skip
-        yield Static("Sans export, l'envoi de nuit n'aura rien à transmettre.", classes="hint")
-
-    def on_mount(self) -> None:
-        self.query_one("#name").focus()
+        hint = "Sans export, l'envoi de nuit n'aura rien à transmettre."
+        if self.draft.mode == "add" and draft.source:
+            hint = ("Chemin repris du modèle du premier établissement ; {sentite}, {uai} et "
+                    "{siret} y sont remplacés par ceux de celui-ci.")  # fmt: skip
+        yield Static(hint, classes="hint")
 
     def check(self) -> str | None:
         for field_id in ("name", "sentite", "source"):

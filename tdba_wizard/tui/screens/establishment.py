@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import contextlib
 
-from textual import work
+from textual import on, work
 from textual.app import ComposeResult
 from textual.containers import Horizontal
 from textual.widgets import Button, OptionList, Static
@@ -74,18 +74,17 @@ class EstablishmentStep(StepScreen):
             uai = parse_uai(uai) if uai.strip() else ""
         return siret, uai
 
-    def on_input_submitted(self, event: object) -> None:
+    def action_next(self) -> None:
+        """Enter looks the couple up first; once TDBA has confirmed it, Enter confirms."""
         if self.draft.organisme is None:
             self.start_lookup()
         else:
-            self.action_next()
+            super().action_next()
 
-    def on_button_pressed(self, event: Button.Pressed) -> None:
-        if event.button.id == "lookup":
-            event.stop()
-            self.start_lookup()
-        else:
-            super().on_button_pressed(event)
+    @on(Button.Pressed, "#lookup")
+    def pressed_lookup(self, event: Button.Pressed) -> None:
+        event.stop()
+        self.start_lookup()
 
     def start_lookup(self) -> None:
         siret_field = self.query_one("#siret-field", Field)
@@ -99,7 +98,7 @@ class EstablishmentStep(StepScreen):
         siret, uai = self._values()
         self.look_up(siret, uai)
 
-    @work(exclusive=True)
+    @work(exclusive=True, exit_on_error=False)
     async def look_up(self, siret: str, uai: str) -> None:
         services = self.wizard.services
         result = self.query_one("#lookup-result", Static)
@@ -133,7 +132,7 @@ class EstablishmentStep(StepScreen):
                 "SIRET ; un établissement fermé ne peut pas être raccordé."
             )
         else:
-            text += "\nSi ce sont bien vos informations : « Je confirme » (Ctrl+N)."
+            text += "\nSi ce sont bien vos informations : « Je confirme » (Entrée)."
         result.update(text)
 
     def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import TYPE_CHECKING
 
 from textual import work
@@ -10,23 +11,28 @@ from textual.binding import Binding
 from textual.coordinate import Coordinate
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Static
+from textual.worker import Worker
 
 from tdba_wizard.config import Config
-from tdba_wizard.errors import TdbaError
-from tdba_wizard.tui.screens.modals import ConfirmModal
+from tdba_wizard.tui.screens.base import QUIT, WorkerFailures
+from tdba_wizard.tui.screens.modals import ConfirmModal, HelpModal
+from tdba_wizard.tui.services import HomeRow
 
 if TYPE_CHECKING:
     from tdba_wizard.tui.app import WizardApp
 
+KEY_COLUMN, LAST_COLUMN, TEST_COLUMN = 5, 6, 7
 
-class HomeScreen(Screen[None]):
+
+class HomeScreen(WorkerFailures, Screen[None]):
     """Établissements raccordés."""
 
     BINDINGS = [
+        QUIT,
         Binding("a", "add", "Ajouter"),
         Binding("e", "edit", "Modifier"),
         Binding("d", "remove", "Retirer"),
-        Binding("t", "test_all", "Tout tester"),
+        Binding("t", "test_all", "Tester"),
         Binding("p", "schedule", "Planifier"),
         Binding("f1", "help", "Aide"),
     ]
@@ -35,35 +41,77 @@ class HomeScreen(Screen[None]):
         super().__init__()
         self.config = config
 
+    @property
+    def wizard(self) -> WizardApp:
+        from tdba_wizard.tui.app import WizardApp
+
+        assert isinstance(self.app, WizardApp)
+        return self.app
+
     def compose(self) -> ComposeResult:
         yield Static("tdba-wizard — établissements raccordés à TDBA", classes="step-title")
         yield Static(f"API : {self.config.api.url}", classes="hint")
         table: DataTable[str] = DataTable(id="establishments", cursor_type="row")
         yield table
-        yield Static("", id="status", classes="card")
+        yield Static("Lecture des clés…", id="status", classes="card")
         yield Footer()
 
     def on_mount(self) -> None:
         table = self.query_one(DataTable)
-        table.add_columns("Nom", "UAI", "SIRET", "SENTITE", "Clé", "Dernier envoi", "Test")
-        self.refresh_rows()
+        table.add_column(" ", width=1, key="cursor")
+        table.add_column("Nom")
+        for label in ("UAI", "SIRET", "SENTITE"):
+            table.add_column(label)
+        table.add_column("Clé", width=9)
+        table.add_column("Dernier envoi", width=16)
+        table.add_column("Test", width=7)
+        self._fill(self.config)
         table.focus()
+        self.load_rows()
 
-    def refresh_rows(self) -> None:
-        from tdba_wizard.tui.app import WizardApp
-
-        assert isinstance(self.app, WizardApp)
+    def _fill(self, config: Config) -> None:
         table = self.query_one(DataTable)
         table.clear()
-        for row in self.app.services.home_rows(self.config):
-            e = row.establishment
+        for e in config.establishments:
+            table.add_row(" ", e.name[:26], e.uai, e.siret, str(e.sentite), "…", "…", "—")
+
+    def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
+        """The row under the cursor is marked by a character, not only by its colour."""
+        table = self.query_one(DataTable)
+        for row in range(table.row_count):
+            table.update_cell_at(Coordinate(row, 0), "›" if row == event.cursor_row else " ")
+
+    @work(thread=True, exclusive=True, group="rows", exit_on_error=False)
+    def load_rows(self, message: str = "") -> None:
+        rows = self.wizard.services.home_rows(self.config)
+        self.app.call_from_thread(self._show_rows, rows, message)
+
+    def _show_rows(self, rows: list[HomeRow], message: str = "") -> None:
+        table = self.query_one(DataTable)
+        problems = []
+        for index, row in enumerate(rows):
             key = "✔ trouvée" if row.key_location else "✖ absente"
-            table.add_row(e.name[:28], e.uai, e.siret, str(e.sentite), key,
-                          row.last_sync or "jamais", "—")  # fmt: skip
+            if row.copies_differ:
+                key = "✖ 2 clés"
+                problems.append(f"« {row.establishment.name} » : deux clés différentes, l'une "
+                                "dans le trousseau, l'autre dans le fichier protégé ; « e » pour "
+                                "enregistrer la bonne.")  # fmt: skip
+            elif row.key_problem:
+                problems.append(f"« {row.establishment.name} » : {row.key_problem}")
+            table.update_cell_at(Coordinate(index, KEY_COLUMN), key)
+            table.update_cell_at(Coordinate(index, LAST_COLUMN), row.last_sync or "jamais")
+        lines = [message] if message else []
         if not self.config.establishments:
-            self.query_one("#status", Static).update(
-                "Aucun établissement : « a » pour en ajouter un."
-            )
+            lines.append("Aucun établissement : « a » pour en ajouter un.")
+        elif problems:
+            lines += [f"✖ {p}" for p in problems[:3]]
+        elif not message:
+            lines.append("a : ajouter · e : modifier · d : retirer · t : tester · p : envoi "
+                         "de nuit · F1 : aide")  # fmt: skip
+        self.query_one("#status", Static).update("\n".join(lines))
+
+    def worker_failed(self, worker: Worker[object]) -> None:
+        self.query_one("#status", Static).update("✖ L'opération n'a pas abouti (voir le message).")
 
     def _selected(self) -> int | None:
         table = self.query_one(DataTable)
@@ -72,31 +120,22 @@ class HomeScreen(Screen[None]):
         return min(table.cursor_row, len(self.config.establishments) - 1)
 
     def action_add(self) -> None:
-        self.app_wizard.start_flow("add")
+        self.wizard.start_flow("add")
 
     def action_edit(self) -> None:
         index = self._selected()
         if index is not None:
-            self.app_wizard.start_flow("edit", self.config.establishments[index])
+            self.wizard.start_flow("edit", self.config.establishments[index])
 
     def action_schedule(self) -> None:
-        self.app_wizard.start_flow("schedule")
+        self.wizard.start_flow("schedule")
 
     def action_help(self) -> None:
-        from tdba_wizard.tui.screens.modals import HelpModal
-
         self.app.push_screen(HelpModal("Accueil", (
             "a : ajouter un établissement · e : modifier (clé, SENTITE, nom, export) · d : "
-            "retirer (et supprimer sa clé) · t : tester la connexion de tous · p : planifier "
-            "l'envoi de nuit · Ctrl+Q : quitter."
+            "retirer (et supprimer sa clé) · t : tester la connexion de tous · p : l'envoi "
+            "de nuit (heure, compte rendu, installation) · Ctrl+Q : quitter."
         )))  # fmt: skip
-
-    @property
-    def app_wizard(self) -> WizardApp:
-        from tdba_wizard.tui.app import WizardApp
-
-        assert isinstance(self.app, WizardApp)
-        return self.app
 
     def action_remove(self) -> None:
         index = self._selected()
@@ -106,6 +145,7 @@ class HomeScreen(Screen[None]):
 
         def confirmed(answer: bool | None) -> None:
             if answer:
+                self.query_one("#status", Static).update(f"Retrait de « {establishment.name} »…")
                 self.remove_establishment(index)
 
         self.app.push_screen(
@@ -118,47 +158,43 @@ class HomeScreen(Screen[None]):
             confirmed,
         )
 
-    @work(thread=True, exclusive=True)
+    @work(thread=True, exclusive=True, group="write", exit_on_error=False)
     def remove_establishment(self, index: int) -> None:
         establishment = self.config.establishments[index]
-        try:
-            removed = self.app_wizard.services.remove(establishment)
-        except TdbaError as error:
-            self.app.call_from_thread(
-                self.query_one("#status", Static).update, f"✖ {error.message}"
-            )
-            return
-        message = f"✔ « {establishment.name} » retiré" + (
-            f" ; clé supprimée du {' et du '.join(removed)}." if removed else "."
+        done = self.wizard.services.remove(establishment)
+        config = self.wizard.services.load() or Config()
+        message = "\n".join(
+            [f"✔ « {establishment.name} » retiré.", *(f"✔ {line}" for line in done)]
         )
-        self.app.call_from_thread(self._reload, message)
+        self.app.call_from_thread(self._reload, config, message)
 
-    def _reload(self, message: str) -> None:
-        config = self.app_wizard.services.load()
-        self.config = config if config is not None else Config()
-        self.refresh_rows()
-        self.query_one("#status", Static).update(message)
+    def _reload(self, config: Config, message: str) -> None:
+        self.wizard.config = config
+        self.config = config
+        self._fill(config)
+        self.load_rows(message)
 
     def action_test_all(self) -> None:
         self.query_one("#status", Static).update("Test de tous les établissements…")
         self.test_all()
 
-    @work(exclusive=True)
+    @work(exclusive=True, group="test", exit_on_error=False)
     async def test_all(self) -> None:
-        services = self.app_wizard.services
+        services = self.wizard.services
         table = self.query_one(DataTable)
         problems = 0
         for index, e in enumerate(self.config.establishments):
-            try:
-                key = services.store.get(e.uai, e.siret).value
-            except TdbaError:
-                table.update_cell_at(Coordinate(index, 6), "✖ clé")
+            table.update_cell_at(Coordinate(index, TEST_COLUMN), "…")
+            key = await asyncio.to_thread(services.current_key, e)
+            if not key:
+                table.update_cell_at(Coordinate(index, TEST_COLUMN), "✖ clé")
                 problems += 1
                 continue
             outcome = await services.test_connection(self.config.api.url, key)
-            table.update_cell_at(Coordinate(index, 6), "✔ ok" if outcome.ok else "✖ échec")
+            table.update_cell_at(Coordinate(index, TEST_COLUMN), "✔ ok" if outcome.ok
+                                 else "✖ échec")  # fmt: skip
             problems += not outcome.ok
         self.query_one("#status", Static).update(
-            "✔ Tous les établissements répondent." if not problems
+            "✔ Tous les établissements répondent : clé acceptée par TDBA." if not problems
             else f"✖ {problems} établissement(s) en échec : « tdba-wizard --check » détaille."
         )  # fmt: skip

@@ -20,9 +20,12 @@ class KeyStep(StepScreen):
     help_text = (
         "La clé d'échange se génère dans TDBA : Paramètres → « Vous avez un ERP ? » → "
         "choisissez votre ERP → « Générer la clé d'échange » → « Copier la clé ».\n\n"
-        "Elle est gardée dans le trousseau du système, jamais dans un fichier en clair. "
-        "Générer une nouvelle clé remplace l'ancienne ; une clé sans envoi pendant 12 mois "
-        "est révoquée."
+        "Elle est gardée dans le trousseau du système. Sur un serveur, où l'envoi de nuit ne "
+        "peut pas joindre le trousseau, la vérification finale vous proposera de la garder "
+        "plutôt dans un fichier protégé, lisible par vous seul (0600) : c'est vous qui "
+        "choisissez, rien ne bascule sans vous.\n\n"
+        "Générer une nouvelle clé dans TDBA remplace l'ancienne ; une clé sans envoi pendant "
+        "12 mois est révoquée."
     )
     BINDINGS = [*StepScreen.BINDINGS, Binding("ctrl+r", "reveal", "Afficher/masquer")]
 
@@ -37,7 +40,7 @@ class KeyStep(StepScreen):
             "Clé d'échange" + (" (laisser vide pour garder la clé actuelle)" if editing else ""),
             field_id="key",
             password=True,
-            placeholder="xxxxxxxx-xxxx-4xxx-xxxx-xxxxxxxxxxxx",
+            placeholder="collez la clé ici (Ctrl+V)",
             validator=IdentifierValidator(parse_api_key, optional=editing),
         )
         yield Static("", id="masked", classes="hint")

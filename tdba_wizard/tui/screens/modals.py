@@ -48,5 +48,31 @@ class HelpModal(ModalScreen[None]):
             with Horizontal(classes="buttons"):
                 yield Button("Fermer", id="close", variant="primary")
 
+    def on_mount(self) -> None:
+        self.query_one("#close", Button).focus()
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        self.dismiss(None)
+
+
+class ErrorModal(ModalScreen[None]):
+    """Say, in French, that something could not be done, and that the wizard goes on."""
+
+    BINDINGS = [Binding("escape,enter", "dismiss(None)", "Fermer")]
+
+    def __init__(self, title: str, text: str) -> None:
+        super().__init__()
+        self.error_title, self.text = title, text
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="modal error-modal"):
+            yield Static(f"[b]✖ {self.error_title}[/b]", classes="modal-title")
+            yield Static(self.text, classes="modal-text", markup=False)
+            with Horizontal(classes="buttons"):
+                yield Button("Fermer", id="close", variant="primary")
+
+    def on_mount(self) -> None:
+        self.query_one("#close", Button).focus()
+
     def on_button_pressed(self, event: Button.Pressed) -> None:
         self.dismiss(None)

@@ -1,18 +1,37 @@
-"""Récapitulatif: review what will be written (key masked), save, then say what was saved."""
+"""Vérification: the plan (what ``--dry-run`` would print), where the key lives, then what was
+done and what is missing."""
 
 from __future__ import annotations
 
-from textual import work
+from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Horizontal, VerticalScroll
+from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import Screen
-from textual.widgets import Button, Checkbox, Footer, Static
+from textual.widgets import Button, Footer, LoadingIndicator, RadioSet, Static
+from textual.worker import Worker
 
-from tdba_wizard.errors import TdbaError
-from tdba_wizard.identifiers import mask_api_key
-from tdba_wizard.tui.screens.base import StepScreen
-from tdba_wizard.tui.services import Draft, SaveResult
+from tdba_wizard.tui.screens.base import QUIT, StepScreen, WorkerFailures
+from tdba_wizard.tui.services import Draft, Fix, Missing, Mode, Preparation, SaveResult
+from tdba_wizard.tui.widgets import Choice, Choices
+
+
+def choice_text(preparation: Preparation) -> str:
+    """Say once why the admin must choose where the key lives."""
+    places, names = preparation.places, [e.name for e in preparation.at_stake]
+    whose = f"la clé de « {names[0]} »" if len(names) == 1 else f"les clés ({len(names)})"
+    if places.keyring is None:
+        why = f"le trousseau du système n'est pas utilisable ici : {places.keyring_problem}"
+    elif places.cron is not None and places.cron.reachable is False:
+        why = f"l'envoi de nuit ne pourra pas lire le trousseau. {places.cron.message}"
+    else:
+        message = places.cron.message if places.cron is not None else "non vérifiable"
+        why = f"impossible de savoir si l'envoi de nuit pourra lire le trousseau ({message})"
+    return (
+        f"[b]Où garder {whose} ?[/b] {why[0].upper()}{why[1:]}\n"
+        f"Le fichier protégé est {places.file} : lisible par vous seul (0600), jamais "
+        "affiché ; ne le copiez pas."
+    )
 
 
 class ReviewStep(StepScreen):
@@ -21,132 +40,216 @@ class ReviewStep(StepScreen):
     step_title = "Vérification"
     next_label = "Enregistrer"
     help_text = (
-        "Rien n'a encore été écrit. « Enregistrer » écrit la configuration (sans la clé), "
-        "range la clé dans le trousseau, puis installe l'envoi de nuit si vous l'avez choisi. "
-        "Échap pour revenir corriger."
+        "Rien n'a encore été écrit. Le cadre montre exactement ce que « Enregistrer » fera "
+        "(le même texte que « --dry-run » en ligne de commande). La clé est gardée dans le "
+        "trousseau du système ; quand l'envoi de nuit ne pourrait pas l'y lire (serveur sans "
+        "session de bureau), vous choisissez ici : le fichier protégé (lisible par vous seul), "
+        "ou le trousseau sans envoi de nuit possible. Échap pour revenir corriger."
     )
 
     def compose_body(self) -> ComposeResult:
-        draft = self.draft
-        keyring_problem = self.wizard.services.keyring_problem() if draft.key else None
-        if keyring_problem and draft.secret_store == "keyring":
-            yield Static(f"[b]⚠ {keyring_problem}[/b]", id="keyring-warning", classes="error")
-            yield Checkbox(
-                "Garder la clé dans le fichier protégé (lisible par vous seul, 0600) à la place",
-                id="use-file",
-            )
-        where = (
-            f"fichier protégé {self.wizard.services.store.credentials_file}"
-            if draft.secret_store == "file"
-            else self.wizard.services.keyring_description()
-        )
-        key = mask_api_key(draft.key) if draft.key else "inchangée"
-        schedule = (
-            f"chaque jour à {draft.schedule_time} (Europe/Paris)"
-            if draft.install_schedule
-            else "non installé"
-        )
-        yield Static(
-            f"API TDBA : {draft.api_url}\n"
-            f"Établissement : [b]{draft.name}[/b]\n"
-            f"UAI {draft.uai} · SIRET {draft.siret} · CFA_SENTITE {draft.sentite}\n"
-            f"Export : {draft.source or '— (aucun)'}\n"
-            f"Clé d'échange : {key}\n"
-            f"   rangée dans : {where}\n"
-            f"Envoi de nuit : {schedule}"
-            + (f", compte rendu à {draft.report_to}" if draft.report_to else "")
-            + f"\nConfiguration : {self.wizard.services.config_path}",
-            classes="card",
-        )
+        yield LoadingIndicator(id="preparing")
+        with Vertical(id="choice", classes="hidden"):
+            yield Static("", id="choice-text")
+            with Choices(id="store-choice"):
+                yield Choice("", id="store-file", name="file")
+                yield Choice("", id="store-keyring", name="keyring")
+        yield Static("Préparation du récapitulatif…", id="plan", classes="card", markup=False)
 
-    def on_checkbox_changed(self, event: Checkbox.Changed) -> None:
+    def on_mount(self) -> None:
+        self.preparation: Preparation | None = None
+        self.prepare()
+
+    @work(thread=True, exclusive=True, group="prepare", exit_on_error=False)
+    def prepare(self) -> None:
+        preparation = self.wizard.services.prepare(self.draft)
+        self.app.call_from_thread(self._prepared, preparation)
+
+    def _prepared(self, preparation: Preparation) -> None:
+        self.preparation = preparation
+        self.query_one("#preparing", LoadingIndicator).display = False
+        choice = self.query_one("#choice", Vertical)
+        if preparation.choice_needed:
+            plural = len(preparation.at_stake) > 1
+            them = "les" if plural else "la"
+            self.query_one("#choice-text", Static).update(choice_text(preparation))
+            self.query_one(
+                "#store-file", Choice
+            ).label = f"Fichier protégé, lisible par vous seul : l'envoi de nuit {them} lira"
+            keyring = self.query_one("#store-keyring", Choice)
+            if preparation.places.keyring is None:
+                keyring.label = "Trousseau du système : indisponible ici"
+                keyring.disabled = True
+            else:
+                keyring.label = (f"Trousseau du système : l'envoi de nuit ne pourra pas "
+                                 f"{them} lire")  # fmt: skip
+            if choice.has_class("hidden"):
+                choice.remove_class("hidden")
+                self.query_one("#store-choice", RadioSet).focus()
+        else:
+            choice.add_class("hidden")
+            self.query_one("#next", Button).focus()
+        plan = self.query_one("#plan", Static)
+        if preparation.review is None:
+            plan.update("Choisissez d'abord où garder la clé : le récapitulatif suivra.")
+        else:
+            plan.update(preparation.review.text)
+        if getattr(self, "_error_shown", False):
+            self.show_error(self.check())
+
+    @on(RadioSet.Changed, "#store-choice")
+    def chose_store(self, event: RadioSet.Changed) -> None:
         # An explicit choice, made here by the admin: never a silent fallback.
-        self.draft.secret_store = "file" if event.value else "keyring"
+        self.draft.secret_store = "file" if event.pressed.name == "file" else "keyring"
+        self.query_one("#plan", Static).update("Mise à jour du récapitulatif…")
+        self.prepare()
+
+    def worker_failed(self, worker: Worker[object]) -> None:
+        self.query_one("#preparing", LoadingIndicator).display = False
+        self.query_one("#next", Button).disabled = False
+        if worker.group == "prepare":
+            self.query_one("#plan", Static).update(
+                "Le récapitulatif n'a pas pu être établi : rien ne sera enregistré. Échap pour "
+                "revenir corriger."
+            )
+            self.preparation = None
+        else:
+            self.show_error("Rien n'a été enregistré.")
 
     def check(self) -> str | None:
-        if self.draft.key and self.draft.secret_store == "keyring":
-            problem = self.wizard.services.keyring_problem()
-            if problem:
-                return (
-                    "Le trousseau est indisponible : cochez le fichier protégé, ou rendez le "
-                    "trousseau accessible puis recommencez."
-                )
+        preparation = self.preparation
+        if preparation is None:
+            return "Le récapitulatif n'est pas prêt : rien ne peut être enregistré."
+        if preparation.choice_needed and self.draft.secret_store is None:
+            return "Choisissez où garder la clé (ci-dessus) avant d'enregistrer."
+        if preparation.review is None:
+            return "Le récapitulatif se met à jour ; un instant."
         return None
 
     def action_next(self) -> None:
         message = self.check()
-        if message:
-            self.show_error(message)
+        self.show_error(message)
+        if message is not None or self.preparation is None or self.preparation.review is None:
             return
         self.query_one("#next", Button).disabled = True
         self.show_error("Enregistrement…")
-        self.save()
+        self.save(self.preparation)
 
-    @work(thread=True, exclusive=True)
-    def save(self) -> None:
-        try:
-            result = self.wizard.services.save(self.draft)
-        except TdbaError as error:
-            self.app.call_from_thread(self._failed, error.message)
-            return
+    @work(thread=True, exclusive=True, group="save", exit_on_error=False)
+    def save(self, preparation: Preparation) -> None:
+        assert preparation.review is not None
+        result = self.wizard.services.save(self.draft, preparation.review.plan)
         self.app.call_from_thread(self.wizard.finish, result)
 
-    def _failed(self, message: str) -> None:
-        self.query_one("#next", Button).disabled = False
-        self.show_error(f"Rien n'a été enregistré : {message}")
+
+FIX_LABELS: dict[Fix, str] = {
+    "install-schedule": "Installer l'envoi de nuit",
+    "move-to-file": "Clé dans le fichier protégé, puis installer",
+}
 
 
-class DoneScreen(Screen[None]):
-    """What was saved where, the next run, and what to do next."""
+def done_title(mode: Mode, draft: Draft, result: SaveResult) -> str:
+    """Return the summary's title: « C'est fait » only when nothing asked is missing."""
+    if mode == "schedule":
+        return "Envoi de nuit installé" if not result.missing else "Envoi de nuit : à terminer"
+    if result.missing:
+        return "Enregistré, mais pas terminé : il reste à faire"
+    if mode == "edit":
+        return f"C'est fait — « {draft.name} » modifié"
+    return f"C'est fait — « {draft.name} » raccordé à TDBA"
+
+
+class DoneScreen(WorkerFailures, Screen[None]):
+    """What was done, what is missing (each with the button that fixes it), the next runs."""
 
     BINDINGS = [
-        Binding("a", "add", "Ajouter un autre établissement"),
-        Binding("enter,escape", "finish", "Terminer"),
+        QUIT,
+        Binding("escape", "finish", "Terminer"),
+        Binding("a", "add", "Ajouter un autre"),
     ]
 
-    def __init__(self, draft: Draft, result: SaveResult, runs: list[str]) -> None:
+    def __init__(self, draft: Draft, mode: Mode, result: SaveResult) -> None:
         super().__init__()
-        self.draft, self.result, self.runs = draft, result, runs
+        self.draft, self.mode, self.result = draft, mode, result
 
     def compose(self) -> ComposeResult:
         result = self.result
-        schedule = (
-            f"✔ Envoi de nuit installé : {result.schedule}\n"
-            + "\n".join(f"   • {run}" for run in self.runs[:2])
-            if result.schedule
-            else f"⚠ {result.schedule_problem}"
-            if result.schedule_problem
-            else "Envoi de nuit non installé (« tdba-wizard schedule install » plus tard)."
-        )
-        yield Static("C'est fait — Récapitulatif", classes="step-title")
+        yield Static(done_title(self.mode, self.draft, result), classes="step-title",
+                     markup=False)  # fmt: skip
         with VerticalScroll(classes="step-body"):
+            lines = []
+            if self.mode != "schedule":
+                lines.append("✔ Connexion testée : TDBA a accepté la clé.")
+            lines += [f"✔ {line}" for line in result.done]
+            lines += [f"   • {run}" for run in result.runs[:2]]
+            lines += [f"• {note}" for note in result.notes]
+            yield Static("\n".join(lines), id="done", markup=False)
+            for index, missing in enumerate(result.missing):
+                yield from self._missing(index, missing)
             yield Static(
-                f"✔ « {self.draft.name} » est raccordé à TDBA.\n"
-                f"✔ Configuration : {result.config_path}\n"
-                f"✔ Clé d'échange rangée dans : {result.key_location}\n"
-                f"{schedule}\n\n"
-                "Pour vérifier à tout moment : [b]tdba-wizard --check[/b]\n"
-                "Dans TDBA, le tableau de bord affichera « Données transmises / Dernière MAJ » "
-                "après le premier envoi.",
-                classes="card",
+                "Pour vérifier à tout moment : tdba-wizard --check ; dans TDBA, « Données "
+                "transmises / Dernière MAJ » après le premier envoi.",
+                classes="hint",
             )
+        yield Static("", id="fixing", classes="error")
         with Horizontal(classes="buttons"):
-            yield Button("Ajouter un autre établissement", id="add")
+            if self.mode in ("onboarding", "add"):
+                yield Button("Ajouter un autre établissement", id="add")
             yield Button("Terminer", id="finish", variant="primary")
         yield Footer()
 
-    def on_button_pressed(self, event: Button.Pressed) -> None:
-        if event.button.id == "add":
-            self.action_add()
-        else:
-            self.action_finish()
+    def _missing(self, index: int, missing: Missing) -> ComposeResult:
+        with Vertical(classes="missing"):
+            yield Static(f"✖ {missing.text}", classes="error", markup=False)
+            if missing.fix is not None:
+                yield Button(FIX_LABELS[missing.fix], id=f"fix-{index}", classes="fix",
+                             name=missing.fix)  # fmt: skip
 
+    def on_mount(self) -> None:
+        fixes = self.query(".fix")
+        (fixes.first() if fixes else self.query_one("#finish")).focus()
+
+    @on(Button.Pressed, ".fix")
+    def pressed_fix(self, event: Button.Pressed) -> None:
+        event.stop()
+        for button in self.query(".fix"):
+            button.disabled = True
+        self.query_one("#fixing", Static).update("En cours : essai dans l'environnement de "
+                                                 "cron, puis installation…")  # fmt: skip
+        self.fix(event.button.name or "install-schedule")
+
+    @work(thread=True, exclusive=True, group="fix", exit_on_error=False)
+    def fix(self, fix: str) -> None:
+        services = self.app.services  # type: ignore[attr-defined]
+        outcome = services.move_keys_to_file() if fix == "move-to-file" else (
+            services.install_schedule())  # fmt: skip
+        self.app.call_from_thread(self._fixed, outcome)
+
+    def _fixed(self, outcome: SaveResult) -> None:
+        result = self.result
+        self.result = SaveResult(result.done + outcome.done, outcome.missing,
+                                 outcome.runs or result.runs, result.notes)  # fmt: skip
+        self.call_later(self._redraw)
+
+    async def _redraw(self) -> None:
+        await self.recompose()
+        self.on_mount()
+
+    def worker_failed(self, worker: Worker[object]) -> None:
+        for button in self.query(".fix"):
+            button.disabled = False
+        self.query_one("#fixing", Static).update("")
+
+    @on(Button.Pressed, "#add")
     def action_add(self) -> None:
+        if self.mode not in ("onboarding", "add"):
+            return
         from tdba_wizard.tui.app import WizardApp
 
         assert isinstance(self.app, WizardApp)
         self.app.start_flow("add")
 
+    @on(Button.Pressed, "#finish")
     def action_finish(self) -> None:
         from tdba_wizard.tui.app import WizardApp
 
