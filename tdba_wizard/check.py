@@ -31,7 +31,13 @@ from tdba_wizard.schedule import (
     make_entry,
     parse_time,
 )
-from tdba_wizard.secrets import FoundSecret, SecretError, SecretStore
+from tdba_wizard.secrets import (
+    FoundSecret,
+    SecretError,
+    SecretStore,
+    fingerprint,
+    installation_salt,
+)
 from tdba_wizard.state import last_sync_entry, load_last_sync
 
 SCHEMA = "tdba-wizard/check/1"
@@ -187,9 +193,9 @@ def check_api(config: Config, outcome: Ok[ApiInfo] | Failure) -> list[Check]:
 
 
 def check_key_found(
-    establishment: Establishment, store: SecretStore
+    establishment: Establishment, store: SecretStore, salt: bytes | None = None
 ) -> tuple[Check, FoundSecret | None]:
-    """Is there a well-formed key, and in which backend."""
+    """Is there a well-formed key, and in which backend (with its fingerprint, never the key)."""
     try:
         found = store.get(establishment.uai, establishment.siret)
     except SecretError as error:
@@ -201,15 +207,44 @@ def check_key_found(
             Check("key", NagiosCode.CRITICAL, f"Clé mal formée ({found.where}).", error.message),
             None,
         )
+    figures: dict[str, Any] = {"backend": found.backend}
+    if salt is not None:
+        figures["fingerprint"] = fingerprint(found.value, salt)
     return (
         Check(
             "key",
             NagiosCode.OK,
             f"Clé {mask_api_key(found.value)} trouvée ({found.where}).",
-            figures={"backend": found.backend},
+            figures=figures,
         ),
         found,
     )
+
+
+def check_key_copies(establishment: Establishment, store: SecretStore) -> Check | None:
+    """Is the key in one place only? Two different keys: the session and cron disagree."""
+    copies = store.copies(establishment.uai, establishment.siret)
+    uai = establishment.uai
+    if copies.differ:
+        return Check(
+            "key_copies",
+            NagiosCode.CRITICAL,
+            "Deux clés différentes : l'une dans le trousseau, l'autre dans le fichier protégé. "
+            "Votre session lit la première, la tâche de nuit (cron, sans trousseau) la seconde.",
+            f"Enregistrez la bonne clé : « tdba-wizard key --uai {uai} --api-key-stdin » ; "
+            "l'autre copie est retirée.",
+            {"copies": copies.places},
+        )
+    if len(copies.places) > 1:
+        return Check(
+            "key_copies",
+            NagiosCode.WARNING,
+            "La même clé est à deux endroits (trousseau et fichier protégé) : une modification "
+            "future pourrait n'en changer qu'une.",
+            f"N'en garder qu'une : « tdba-wizard key --uai {uai} --move-to file » (ou keyring).",
+            {"copies": copies.places},
+        )
+    return None
 
 
 def check_last_sync(
@@ -370,8 +405,60 @@ def check_schedule(config: Config, config_path: Path, state: Path) -> Check:
     )
 
 
-def check_in_cron_env(program: list[str], config_path: Path, state: Path) -> Check:
-    """Run the same check in cron's environment and report its verdict."""
+def _fingerprints(data: dict[str, Any]) -> dict[tuple[str, str], str | None]:
+    """Return each establishment's key fingerprint in a --check --json answer."""
+    found: dict[tuple[str, str], str | None] = {}
+    for entry in data.get("establishments", []):
+        key = next((c for c in entry.get("checks", []) if c.get("code") == "key"), None)
+        figures = key.get("figures", {}) if key else {}
+        found[(entry.get("uai", ""), entry.get("siret", ""))] = figures.get("fingerprint")
+    return found
+
+
+def compare_keys(
+    session: dict[tuple[str, str], str | None],
+    cron: dict[tuple[str, str], str | None],
+    names: dict[tuple[str, str], str],
+) -> Check:
+    """Do the session and cron read the same key for each establishment? (fingerprints only)"""
+    different = [names[c] for c, value in session.items()
+                 if value and cron.get(c) and cron[c] != value]  # fmt: skip
+    unknown = [names[c] for c, value in session.items() if value and not cron.get(c)]
+    if different:
+        return Check(
+            "cron_keys",
+            NagiosCode.CRITICAL,
+            "Depuis cron, la clé lue n'est pas celle de votre session pour "
+            + ", ".join(f"« {n} »" for n in different)
+            + " : la tâche de nuit enverrait avec une autre clé.",
+            "Enregistrez la bonne clé avec « tdba-wizard key --uai UAI --api-key-stdin » : elle "
+            "remplace les autres copies.",
+            {"different": len(different)},
+        )
+    if unknown or not any(session.values()):
+        return Check(
+            "cron_keys",
+            NagiosCode.UNKNOWN,
+            "Clés de la session et de cron : comparaison non vérifiable (une clé illisible "
+            "d'un côté, ou pas d'empreinte).",
+            figures={"unknown": len(unknown)},
+        )
+    return Check(
+        "cron_keys",
+        NagiosCode.OK,
+        "Depuis cron, les clés lues sont les mêmes que dans votre session (empreintes).",
+        figures={"compared": sum(1 for v in session.values() if v)},
+    )
+
+
+def check_in_cron_env(
+    program: list[str],
+    config_path: Path,
+    state: Path,
+    session: dict[tuple[str, str], str | None] | None = None,
+    names: dict[tuple[str, str], str] | None = None,
+) -> list[Check]:
+    """Run the same check in cron's environment; report its verdict and compare the keys."""
     command = shlex.join(
         [*program, "--config", str(config_path), "--state-dir", str(state), "--check", "--json"]
     )
@@ -388,12 +475,17 @@ def check_in_cron_env(program: list[str], config_path: Path, state: Path) -> Che
         data = json.loads(result.stdout)
         status = NagiosCode[data["status"]]
     except (subprocess.TimeoutExpired, ValueError, KeyError):
-        return Check(
-            "cron_env",
-            NagiosCode.CRITICAL,
-            "Le contrôle ne s'exécute pas dans l'environnement de cron.",
-            "Vérifiez que tdba-wizard est installé à un emplacement permanent.",
-        )
+        return [
+            Check(
+                "cron_env",
+                NagiosCode.CRITICAL,
+                "Le contrôle ne s'exécute pas dans l'environnement de cron.",
+                "Vérifiez que tdba-wizard est installé à un emplacement permanent.",
+            )
+        ]
+    compared = (
+        [compare_keys(session, _fingerprints(data), names or {})] if session is not None else []
+    )
     problems = [
         f"« {e['name']} » : {c['message']}"
         for e in data.get("establishments", [])
@@ -401,19 +493,25 @@ def check_in_cron_env(program: list[str], config_path: Path, state: Path) -> Che
         if c["status"] in ("CRITICAL", "UNKNOWN") and c["code"] != "last_sync"
     ] + [c["message"] for c in data.get("checks", []) if c["status"] == "CRITICAL"]
     if problems:
-        return Check(
+        return [
+            Check(
+                "cron_env",
+                NagiosCode.CRITICAL,
+                "Depuis cron : " + " ; ".join(problems[:3]),
+                "Gardez la clé dans le fichier protégé, sans la ressaisir : « tdba-wizard key "
+                "--uai UAI --move-to file ».",
+            ),
+            *compared,
+        ]
+    return [
+        Check(
             "cron_env",
-            NagiosCode.CRITICAL,
-            "Depuis cron : " + " ; ".join(problems[:3]),
-            "Gardez la clé dans le fichier protégé : « tdba-wizard key --uai UAI "
-            "--secret-store file ».",
-        )
-    return Check(
-        "cron_env",
-        NagiosCode.OK,
-        "Le même contrôle réussit dans l'environnement de cron.",
-        figures={"status": status.name},
-    )
+            NagiosCode.OK,
+            "Le même contrôle réussit dans l'environnement de cron.",
+            figures={"status": status.name},
+        ),
+        *compared,
+    ]
 
 
 # -- the whole check ---------------------------------------------------------------------
@@ -448,9 +546,11 @@ async def run_check(
         )
     )
     store = SecretStore(credentials_path(config_path))
+    salt = installation_salt(state)
     keys: list[tuple[Check, FoundSecret | None]] = [
-        check_key_found(e, store) for e in config.establishments
+        check_key_found(e, store, salt) for e in config.establishments
     ]
+    copies = [check_key_copies(e, store) for e in config.establishments]
     last = load_last_sync(state)
     slots = asyncio.Semaphore(CONCURRENCY)
     verify = trust_store()  # read once, shared by the pools
@@ -481,14 +581,18 @@ async def run_check(
     report.checks.extend(check_api(config, probe))
     report.checks.append(check_schedule(config, config_path, state))
     if cron_env and program is not None:
-        report.checks.append(check_in_cron_env(program, config_path, state))
-    for establishment, (key_check, _), remote_checks in zip(
-        config.establishments, keys, remote, strict=True
+        couples = [(e.uai, e.siret) for e in config.establishments]
+        session = {c: k[0].figures.get("fingerprint") for c, k in zip(couples, keys, strict=True)}
+        names = {(e.uai, e.siret): e.name for e in config.establishments}
+        report.checks.extend(check_in_cron_env(program, config_path, state, session, names))
+    for establishment, (key_check, _), copy_check, remote_checks in zip(
+        config.establishments, keys, copies, remote, strict=True
     ):
+        own = [key_check] if copy_check is None else [key_check, copy_check]
         report.establishments.append(
             EstablishmentChecks(
                 establishment,
-                [key_check, *remote_checks, *check_last_sync(establishment, last, now)],
+                [*own, *remote_checks, *check_last_sync(establishment, last, now)],
             )
         )
     return report

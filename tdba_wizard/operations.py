@@ -305,7 +305,7 @@ def plan_edit(
     keys: tuple[KeyPlan, ...] = ()
     if key is not None:
         _refuse_shared_key(store, before, key, skip=original)
-        where = target or (copies.places[0] if copies.places else "keyring")
+        where = target or _home_of(copies)
         _target_or_explain(store, where)
         keys = (KeyPlan(updated, key, where, copies),)
     elif target is not None and copies.places != [target]:
@@ -317,6 +317,14 @@ def plan_edit(
         lines = [f"« {original.name} » : rien à modifier."]
     return Plan(f"Modifier « {original.name} »", config_path, before, after, change, keys,
                 tuple(lines), f"« {updated.name} » modifié.")  # fmt: skip
+
+
+def _home_of(copies: KeyCopies) -> StoreTarget:
+    """Return where a replaced key goes: where the old one lives; with a copy in each place,
+    the file, the one place both the session and the nightly job (cron) read."""
+    if "file" in copies.places:
+        return "file"
+    return "keyring"
 
 
 def _move(

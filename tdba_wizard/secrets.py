@@ -23,7 +23,12 @@ from pathlib import Path
 from typing import Any, Literal, TypeVar
 
 from tdba_wizard.errors import TdbaError
-from tdba_wizard.files import profile_lock, write_private_atomic
+from tdba_wizard.files import (
+    ensure_private_dir,
+    profile_lock,
+    remove_stale_temporaries,
+    write_private_atomic,
+)
 from tdba_wizard.identifiers import mask_api_key
 
 SERVICE = "tdba-wizard"
@@ -95,6 +100,43 @@ class KeyCopies:
     def differ(self) -> bool:
         """Return True when both places hold a key and they are not the same."""
         return bool(self.keyring and self.file and self.keyring != self.file)
+
+
+SALT_FILE = "key-fingerprints.salt"
+SALT_SIZE = 32
+
+
+def installation_salt(state_dir: Path) -> bytes | None:
+    """Return this installation's secret for key fingerprints, created on first use (0600).
+
+    The session and cron's environment read the same file (the same ``--state-dir``), so their
+    fingerprints of a key agree. None when it can be neither read nor created: then the keys
+    cannot be compared, and the check says so.
+    """
+    path = state_dir / SALT_FILE
+    try:
+        salt = path.read_bytes()
+        return salt if len(salt) == SALT_SIZE else None
+    except FileNotFoundError:
+        pass
+    except OSError:
+        return None
+    try:
+        ensure_private_dir(state_dir)
+        temporary = state_dir / f".{SALT_FILE}.{os.getpid()}.tmp"
+        descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(descriptor, "wb") as handle:
+            handle.write(os.urandom(SALT_SIZE))
+        try:
+            os.link(temporary, path)  # atomic, and never replaces one another process made
+        except FileExistsError:
+            pass
+        finally:
+            temporary.unlink(missing_ok=True)
+        salt = path.read_bytes()
+    except OSError:
+        return None
+    return salt if len(salt) == SALT_SIZE else None
 
 
 def fingerprint(key: str, salt: bytes) -> str:
@@ -446,6 +488,7 @@ class SecretStore:
         name = entry_name(uai, siret)
         if target == "file":
             with profile_lock(self.credentials_file.parent):
+                remove_stale_temporaries(self.credentials_file.parent)
                 keys = self._read_file()
                 keys[name] = key
                 self._write_file(keys)
@@ -469,6 +512,7 @@ class SecretStore:
         name = entry_name(uai, siret)
         if target == "file":
             with profile_lock(self.credentials_file.parent):
+                remove_stale_temporaries(self.credentials_file.parent)
                 keys = self._read_file()
                 if name not in keys:
                     return False

@@ -223,3 +223,96 @@ def test_check_never_imports_textual(isolated_profile: Path) -> None:
     result = run_python(script)
     assert "TEXTUAL [] 2" in result.stderr, result.stderr
     assert json.loads(result.stdout)["status"] == "CRITICAL"
+
+
+@pytest.mark.secret_service
+def test_session_and_cron_reading_different_keys_is_critical_until_one_key_is_left(
+    sandbox: Sandbox, isolated_profile: Path
+) -> None:
+    """The issue's « two keys, silently », with a real keyring: the old key in the protected
+    file (for cron), a newer one in the keyring. The session and cron would send with
+    different keys; --check --cron-env says so (fingerprints, never keys), and an edit of
+    the key leaves one key, read the same from both."""
+    import os
+    import subprocess
+    import sys
+
+    from .conftest import OTHER_KEY
+    from .secret_service import secret_service
+
+    organisme = sandbox.organismes[0]
+    with secret_service(isolated_profile) as env:
+        for name in ("XDG_CONFIG_HOME", "XDG_STATE_HOME"):
+            env[name] = os.environ[name]
+
+        def tdba(*argv: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
+            return subprocess.run(
+                [sys.executable, "-m", "tdba_wizard", *argv], input=stdin, env=env,
+                capture_output=True, text=True, timeout=120, check=False,
+            )  # fmt: skip
+
+        added = tdba(
+            "add", "--name", "CFA 1", "--uai", organisme.uai, "--siret", organisme.siret,
+            "--sentite", "1", "--api-url", sandbox.url, "--api-key-stdin",
+            "--secret-store", "file", "--yes", stdin=OTHER_KEY,
+        )  # fmt: skip
+        assert added.returncode == 0, added.stderr
+        planted = subprocess.run(
+            [sys.executable, "-c",
+             "import sys\nfrom pathlib import Path\nfrom tdba_wizard.secrets import SecretStore\n"
+             "SecretStore(Path(sys.argv[1])).store(sys.argv[2], sys.argv[3], sys.stdin.read())",
+             str(credentials_path(default_config_path())), organisme.uai, organisme.siret],
+            input=organisme.demo_key, env=env, capture_output=True, text=True, timeout=60,
+            check=False,
+        )  # fmt: skip
+        assert planted.returncode == 0, planted.stderr
+
+        checked = tdba("--check", "--cron-env", "--json")
+        report = json.loads(checked.stdout)
+        assert checked.returncode == NagiosCode.CRITICAL
+        cron_keys = next(c for c in report["checks"] if c["code"] == "cron_keys")
+        assert cron_keys["status"] == "CRITICAL"
+        assert "n'est pas celle de votre session" in cron_keys["message"]
+        assert statuses(report)["key_copies"] == "CRITICAL"
+        assert OTHER_KEY not in checked.stdout and organisme.demo_key not in checked.stdout
+
+        edited = tdba("key", "--uai", organisme.uai, "--api-key-stdin", "--yes",
+                      stdin=organisme.demo_key)  # fmt: skip
+        assert edited.returncode == 0, edited.stderr
+        assert "Autre copie de la clé de « CFA 1 » retirée du trousseau" in edited.stdout
+        checked = tdba("--check", "--cron-env", "--json")
+        report = json.loads(checked.stdout)
+        cron_keys = next(c for c in report["checks"] if c["code"] == "cron_keys")
+        assert cron_keys["status"] == "OK", cron_keys
+        assert "key_copies" not in statuses(report)
+        assert statuses(report)["key_accepted"] == "OK"
+        listed = json.loads(tdba("list", "--json").stdout)
+        assert listed["establishments"][0]["key"]["copies"] == ["file"]
+
+
+def test_the_same_key_in_two_places_warns(
+    sandbox: Sandbox, capsys: pytest.CaptureFixture[str]
+) -> None:
+    organisme = sandbox.organismes[0]
+    configure(sandbox.url, [organisme])  # in the file
+    SecretStore(credentials_path(default_config_path())).store(
+        organisme.uai, organisme.siret, organisme.demo_key, "keyring"
+    )
+    code, data = run_json(capsys)
+    copies = next(c for c in data["establishments"][0]["checks"] if c["code"] == "key_copies")
+    assert copies["status"] == "WARNING" and "--move-to file" in copies["fix"]
+    assert code == NagiosCode.WARNING
+
+
+def test_compare_keys_without_fingerprints_is_not_verifiable() -> None:
+    couple = ("0802004U", "77937827200016")
+    names = {couple: "CFA 1"}
+    assert check_module.compare_keys({couple: "a1"}, {couple: None}, names).status == (
+        NagiosCode.UNKNOWN
+    )
+    assert check_module.compare_keys({couple: "a1"}, {couple: "a1"}, names).status == (
+        NagiosCode.OK
+    )
+    assert check_module.compare_keys({couple: "a1"}, {couple: "b2"}, names).status == (
+        NagiosCode.CRITICAL
+    )

@@ -255,3 +255,27 @@ def test_console_script_with_real_secret_service(isolated_profile: Path) -> None
         )
         assert removed.returncode == 0, removed.stderr
         assert "supprimée du trousseau Secret Service" in removed.stdout
+
+
+def test_no_terminal_no_interface(isolated_profile: Path) -> None:
+    """Without a terminal the wizard does not start (it used to burn a core until killed)."""
+    result = subprocess.run(
+        [sys.executable, "-m", "tdba_wizard"],
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+    assert result.returncode == 2
+    assert "a besoin d'un terminal interactif" in result.stderr
+    assert "tdba-wizard --check" in result.stderr and result.stdout == ""
+
+
+@pytest.mark.parametrize("flag", ["--json", "--quiet", "--cron-env"])
+def test_check_options_without_check_are_usage_errors(
+    flag: str, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    code, out, err = run([flag], capsys, monkeypatch)
+    assert code == 2 and out == ""
+    assert f"{flag} ne s'emploie qu'avec --check" in err

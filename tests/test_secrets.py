@@ -211,6 +211,16 @@ def test_real_secret_service(isolated_profile: Path, monkeypatch: pytest.MonkeyP
             assert (found.value, found.backend) == (DEMO_KEY, "keyring")
             assert "Secret Service" in found.where
             assert keyring.get_keyring().get_password(SERVICE, entry_name(UAI, SIRET)) == DEMO_KEY
+            # What « Mots de passe et clés » lists: a French label, not keyring's English one.
+            backend = keyring.get_keyring()
+            collection = backend.get_preferred_collection()  # type: ignore[attr-defined]
+            items = list(
+                collection.search_items({"service": SERVICE, "username": entry_name(UAI, SIRET)})
+            )
+            assert [item.get_label() for item in items] == [
+                f"Clé d'échange TDBA de l'établissement {entry_name(UAI, SIRET)} (tdba-wizard)"
+            ]
+            assert store.check_keyring().startswith("trousseau Secret Service")
             assert store.delete(UAI, SIRET)
             with pytest.raises(SecretNotFoundError):
                 store.get(UAI, SIRET)

@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from textual.widgets import Static
+from textual.widgets import Input, RadioSet, Static
 
 from tdba_wizard.config import Config, Establishment, load_config, save_config
 from tdba_wizard.paths import credentials_path
@@ -355,10 +355,387 @@ async def test_schedule_from_home_installs_the_job(
         assert "--scheduled-for 23:00/Europe/Paris" in text_of(app, "#preview")
         set_value(app, "#time", "22:30")
         await next_step(pilot)
+        review = text_of(app, "#plan")
+        assert "envoi de nuit : 23:00 (Europe/Paris) → 22:30 (Europe/Paris)" in review
+        assert "None" not in review and "raccordé" not in review and "UAI" not in review
         await next_step(pilot)  # Enregistrer
         await settle(pilot)
         assert isinstance(app.screen, DoneScreen)
+        title = str(app.screen.query_one(".step-title", Static).render())
+        assert title == "Envoi de nuit installé"
+        done = text_of(app, "#done")
+        assert "raccordé" not in done and "Connexion testée" not in done
     content = user_crontab.read()
     assert find_block(content) is not None
     assert "--scheduled-for 22:30/Europe/Paris" in installed_lines(content)[0]
     assert load_config(app_services.config_path).schedule.time == "22:30"
+
+
+@pytest.mark.crontab
+async def test_server_path_explicit_choice_then_job_installed_and_proven(
+    sandbox: Sandbox, tmp_path: Path, user_crontab: Crontab, memory_keyring: MemoryKeyring
+) -> None:
+    """A server: a keyring in the session, none from cron (asked for real, from cron's
+    environment). The review says so and asks; « Enregistrer » waits for the choice; the key
+    goes to the protected file; the job is tried from cron's environment, then installed."""
+    from tdba_wizard.schedule import find_block
+    from tdba_wizard.tui.tour import walk
+
+    organisme = sandbox.organismes[0]
+    app_services = WizardServices(tmp_path / "profile" / "config.toml", tmp_path / "state")
+    app = WizardApp(app_services)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await walk(pilot, sandbox.url, organisme.demo_key, organisme.uai, organisme.siret,
+                   "ReviewStep")  # fmt: skip
+        assert app.screen.query_one("#choice").display
+        assert "L'envoi de nuit ne pourra pas lire le trousseau" in text_of(app, "#choice-text")
+        assert "aucun bus de session D-Bus" in text_of(app, "#choice-text")
+        await next_step(pilot)  # « Enregistrer » without a choice: refused
+        assert "Choisissez où garder la clé" in text_of(app, "#step-error")
+        assert not app_services.config_path.exists()
+        await pilot.click("#store-file")
+        await settle(pilot)
+        assert "rangée dans le fichier de clés" in text_of(app, "#plan")
+        assert "après un essai dans l'environnement de cron" in text_of(app, "#plan")
+        await next_step(pilot)
+        await settle(pilot)
+        assert isinstance(app.screen, DoneScreen)
+        title = str(app.screen.query_one(".step-title", Static).render())
+        assert title.startswith("C'est fait"), title
+        done = text_of(app, "#done")
+        assert "Envoi de nuit installé dans votre crontab" in done
+        assert "essayé dans l'environnement de cron" in done
+        assert not app.screen.query(".missing")
+    assert find_block(user_crontab.read()) is not None
+    assert memory_keyring.entries == {}
+    store = SecretStore(credentials_path(app_services.config_path))
+    assert store.copies(organisme.uai, organisme.siret).places == ["file"]
+
+
+@pytest.mark.crontab
+async def test_keyring_kept_against_advice_says_what_is_missing_and_fixes_it(
+    sandbox: Sandbox, tmp_path: Path, user_crontab: Crontab, memory_keyring: MemoryKeyring
+) -> None:
+    """Choosing the keyring on a server: the job cannot be proven; no « C'est fait »; the
+    summary's button moves the key to the file and installs the job."""
+    from tdba_wizard.schedule import find_block
+    from tdba_wizard.tui.tour import walk
+
+    organisme = sandbox.organismes[0]
+    app_services = WizardServices(tmp_path / "profile" / "config.toml", tmp_path / "state")
+    app = WizardApp(app_services)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await walk(pilot, sandbox.url, organisme.demo_key, organisme.uai, organisme.siret,
+                   "ReviewStep")  # fmt: skip
+        await pilot.click("#store-keyring")
+        await settle(pilot)
+        await next_step(pilot)
+        await settle(pilot)
+        assert isinstance(app.screen, DoneScreen)
+        title = str(app.screen.query_one(".step-title", Static).render())
+        assert "C'est fait" not in title
+        missing = app.screen.query(".missing")
+        assert len(missing) == 1
+        assert "Envoi de nuit non installé" in str(missing.first().query_one(Static).render())
+        assert find_block(user_crontab.read()) is None
+        await pilot.click(".fix")
+        await settle(pilot)
+        await settle(pilot)
+        title = str(app.screen.query_one(".step-title", Static).render())
+        assert title.startswith("C'est fait"), title
+        assert "Envoi de nuit installé" in text_of(app, "#done")
+    assert find_block(user_crontab.read()) is not None
+    assert memory_keyring.entries == {}
+
+
+async def test_key_edit_leaves_one_key_read_the_same_from_cron(
+    sandbox: Sandbox, tmp_path: Path, memory_keyring: MemoryKeyring
+) -> None:
+    """The key had been kept in the protected file so that cron could read it. Editing it with
+    « e » replaces it there: no second key in the keyring; cron reads the new one."""
+    import hashlib
+    import subprocess
+    import sys
+
+    from tdba_wizard.schedule import cron_environment
+
+    app_services = services(tmp_path)
+    establishment = seed_config(app_services, sandbox, DEMO_KEY)
+    memory_keyring.entries.clear()
+    store = SecretStore(credentials_path(app_services.config_path))
+    store.store(establishment.uai, establishment.siret, DEMO_KEY, "file")
+    good = sandbox.organismes[0].demo_key
+    app = WizardApp(app_services)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        await pilot.press("e")
+        await settle(pilot)
+        assert "Modifier « CFA 1 »" in str(app.screen.query_one(".step-title", Static).render())
+        set_value(app, "#key", good)
+        await next_step(pilot)
+        await next_step(pilot)
+        assert "acceptée" in text_of(app, "#result")
+        await next_step(pilot)
+        assert "remplace l'ancienne dans le fichier de clés" in text_of(app, "#plan")
+        await next_step(pilot)
+        await settle(pilot)
+        assert isinstance(app.screen, DoneScreen)
+    assert memory_keyring.entries == {}
+    copies = store.copies(establishment.uai, establishment.siret)
+    assert (copies.keyring, copies.file) == (None, good)
+    script = (
+        "import hashlib, sys\nfrom pathlib import Path\nfrom tdba_wizard.secrets import "
+        "SecretStore\nkey = SecretStore(Path(sys.argv[1])).get(sys.argv[2], sys.argv[3]).value\n"
+        "print(hashlib.sha256(key.encode()).hexdigest())"
+    )
+    from_cron = subprocess.run(
+        [sys.executable, "-c", script, str(credentials_path(app_services.config_path)),
+         establishment.uai, establishment.siret],
+        env=cron_environment(), capture_output=True, text=True, timeout=60, check=True,
+    )  # fmt: skip
+    assert from_cron.stdout.strip() == hashlib.sha256(good.encode()).hexdigest()
+
+
+async def test_dry_run_and_review_show_the_same_plan(
+    sandbox: Sandbox,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Adding a second establishment: the wizard's review shows, word for word, what
+    « tdba-wizard add … --dry-run » prints for the same establishment."""
+    import io
+    import sys
+
+    from tdba_wizard.cli import main
+
+    app_services = services(tmp_path)
+    seed_config(app_services, sandbox, sandbox.organismes[0].demo_key)
+    second = sandbox.organismes[1]
+    monkeypatch.setattr(sys, "stdin", io.StringIO(second.demo_key))
+    code = main(["--config", str(app_services.config_path), "add", "--name", second.enseigne,
+                 "--uai", second.uai, "--siret", second.siret, "--sentite", "42",
+                 "--api-key-stdin", "--dry-run"])  # fmt: skip
+    printed = capsys.readouterr().out
+    assert code == 0
+    header, _, dry_run = printed.partition("\n")
+    assert header.startswith("Simulation (--dry-run)")
+    app = WizardApp(app_services)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        await pilot.press("a")
+        await settle(pilot)
+        set_value(app, "#key", second.demo_key)
+        await next_step(pilot)
+        set_value(app, "#siret", second.siret)
+        set_value(app, "#uai", second.uai)
+        await pilot.click("#lookup")
+        await settle(pilot)
+        await next_step(pilot)
+        set_value(app, "#name", second.enseigne)
+        set_value(app, "#sentite", "42")
+        await next_step(pilot)
+        await next_step(pilot)
+        review = text_of(app, "#plan")
+    assert review.startswith(dry_run.rstrip("\n"))
+    assert review[len(dry_run.rstrip("\n")) :].lstrip("\n").startswith("Envoi de nuit")
+
+
+async def test_time_zone_is_kept_by_a_wizard_save(
+    sandbox: Sandbox, tmp_path: Path, memory_keyring: MemoryKeyring
+) -> None:
+    app_services = services(tmp_path)
+    seed_config(app_services, sandbox, sandbox.organismes[0].demo_key)
+    config = load_config(app_services.config_path)
+    save_config(app_services.config_path, config.with_schedule("21:00", "America/Cayenne", None))
+    second = sandbox.organismes[1]
+    app = WizardApp(app_services)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        await pilot.press("a")
+        await settle(pilot)
+        set_value(app, "#key", second.demo_key)
+        await next_step(pilot)
+        set_value(app, "#siret", second.siret)
+        set_value(app, "#uai", second.uai)
+        await pilot.click("#lookup")
+        await settle(pilot)
+        await next_step(pilot)
+        set_value(app, "#sentite", "42")
+        await next_step(pilot)
+        await next_step(pilot)
+        await next_step(pilot)
+        await settle(pilot)
+        assert isinstance(app.screen, DoneScreen)
+        await pilot.press("escape")
+        await settle(pilot)
+        await pilot.press("p")
+        await settle(pilot)
+        assert "Heure (America/Cayenne)" in str(app.screen.query_one("#time-field Label").render())
+    after = load_config(app_services.config_path).schedule
+    assert (after.time, after.timezone) == ("21:00", "America/Cayenne")
+
+
+async def test_a_hung_keyring_does_not_freeze_the_wizard(sandbox: Sandbox, tmp_path: Path) -> None:
+    """Every keyring call runs in a worker: the home screen answers while the keyring hangs."""
+    import threading
+
+    import keyring
+    from keyring.backend import KeyringBackend
+
+    released = threading.Event()
+
+    class HungKeyring(KeyringBackend):
+        priority = 1  # type: ignore[assignment]
+
+        def get_password(self, service: str, username: str) -> str | None:
+            released.wait(20)
+            return None
+
+        def set_password(self, service: str, username: str, password: str) -> None:
+            released.wait(20)
+
+        def delete_password(self, service: str, username: str) -> None:
+            released.wait(20)
+
+    app_services = services(tmp_path)
+    save_config(
+        app_services.config_path,
+        Config.model_validate({"api": {"url": sandbox.url}, "establishments": [
+            Establishment(name="CFA 1", uai=sandbox.organismes[0].uai,
+                          siret=sandbox.organismes[0].siret, sentite=7).model_dump()]}),
+    )  # fmt: skip
+    keyring.set_keyring(HungKeyring())
+    app = WizardApp(app_services)
+    try:
+        async with app.run_test(size=(80, 24)) as pilot:
+            for _ in range(20):
+                await pilot.pause(0.05)
+                if isinstance(app.screen, HomeScreen):
+                    break
+            assert isinstance(app.screen, HomeScreen)
+            assert "Lecture des clés" in text_of(app, "#status")
+            await pilot.press("a")  # the keyring still hangs; the wizard answers
+            await pilot.pause(0.2)
+            assert isinstance(app.screen, KeyStep)
+            assert not released.is_set()
+            released.set()
+    finally:
+        released.set()
+
+
+async def test_back_keeps_typed_values_and_fixed_errors_go_away(
+    sandbox: Sandbox, tmp_path: Path
+) -> None:
+    from tdba_wizard.tui.screens.erp import ErpStep
+    from tdba_wizard.tui.tour import walk
+
+    organisme = sandbox.organismes[0]
+    app = WizardApp(services(tmp_path))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await walk(pilot, sandbox.url, organisme.demo_key, organisme.uai, organisme.siret,
+                   "EstablishmentStep")  # fmt: skip
+        await next_step(pilot)
+        assert isinstance(app.screen, ErpStep)
+        assert app.focused is not None and app.focused.id == "name"  # the first control
+        set_value(app, "#name", "CFA Nord")
+        await next_step(pilot)  # CFA_SENTITE missing
+        assert "CFA_SENTITE" in text_of(app, "#step-error")
+        set_value(app, "#sentite", "77")
+        await pilot.pause()
+        assert text_of(app, "#step-error") == ""  # fixed: the line goes away
+        set_value(app, "#source", "/srv/export-{sentite}.csv")
+        await pilot.press("escape")
+        await settle(pilot)
+        assert isinstance(app.screen, EstablishmentStep)
+        await pilot.press("escape")
+        await settle(pilot)
+        assert isinstance(app.screen, KeyStep)
+        await pilot.press("escape")
+        await settle(pilot)
+        assert app.screen.query_one("#custom-url", Input).value == sandbox.url
+        await next_step(pilot)
+        await next_step(pilot)  # the key is kept in the draft
+        await next_step(pilot)  # the establishment is still confirmed
+        assert isinstance(app.screen, ErpStep)
+        assert app.screen.query_one("#name", Input).value == "CFA Nord"
+        assert app.screen.query_one("#sentite", Input).value == "77"
+        assert app.screen.query_one("#source", Input).value == "/srv/export-{sentite}.csv"
+
+
+async def test_custom_address_is_checked_at_the_first_step(tmp_path: Path) -> None:
+    from tdba_wizard.tui.screens.welcome import WelcomeStep
+
+    app = WizardApp(services(tmp_path))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        assert isinstance(app.focused, RadioSet)  # arrows and Enter work at once
+        await pilot.click("#env-custom")
+        set_value(app, "#custom-url", f"http://127.0.0.1:{free_port()}/api/")
+        await next_step(pilot)
+        assert isinstance(app.screen, WelcomeStep)
+        error = text_of(app, "#step-error")
+        assert "ne répond pas comme l'API TDBA" in error and "se termine par /api/" in error
+
+
+async def test_second_export_prefilled_from_the_first_template(
+    sandbox: Sandbox, tmp_path: Path, memory_keyring: MemoryKeyring
+) -> None:
+    from tdba_wizard.tui.screens.erp import ErpStep
+
+    app_services = services(tmp_path)
+    seed_config(app_services, sandbox, sandbox.organismes[0].demo_key)
+    config = load_config(app_services.config_path)
+    first = config.establishments[0].model_copy(update={"source": "/srv/ammon/eff-{sentite}.csv"})
+    save_config(app_services.config_path, config.model_copy(update={"establishments": [first]}))
+    second = sandbox.organismes[1]
+    app = WizardApp(app_services)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        await pilot.press("a")
+        await settle(pilot)
+        set_value(app, "#key", second.demo_key)
+        await next_step(pilot)
+        set_value(app, "#siret", second.siret)
+        set_value(app, "#uai", second.uai)
+        await pilot.click("#lookup")
+        await settle(pilot)
+        await next_step(pilot)
+        assert isinstance(app.screen, ErpStep)
+        assert app.screen.query_one("#source", Input).value == "/srv/ammon/eff-{sentite}.csv"
+
+
+async def test_confirmation_link_copied_not_shown(sandbox: Sandbox, tmp_path: Path) -> None:
+    organisme = sandbox.organismes[0]
+    app = WizardApp(services(tmp_path))
+    copied: list[str] = []
+    app.copy_to_clipboard = copied.append  # type: ignore[method-assign]
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        await goto_connection(
+            pilot, sandbox.url, organisme.demo_key, organisme.uai, organisme.siret
+        )
+        await pilot.click("#copy-link")
+        await pilot.pause()
+        assert organisme.demo_key not in text_of(app, "#result")
+    assert len(copied) == 1 and f"api_key={organisme.demo_key}" in copied[0]
+    assert f"uai={organisme.uai}" in copied[0]
+
+
+async def test_switch_state_and_quit_key_are_in_the_text(tmp_path: Path, sandbox: Sandbox) -> None:
+    from textual.widgets import Footer, Switch
+
+    from tdba_wizard.tui.tour import walk
+
+    organisme = sandbox.organismes[0]
+    app = WizardApp(services(tmp_path))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await walk(pilot, sandbox.url, organisme.demo_key, organisme.uai, organisme.siret,
+                   "ScheduleStep")  # fmt: skip
+        assert str(app.screen.query_one("#install-label", Static).render()).endswith(": oui")
+        app.screen.query_one("#install", Switch).value = False
+        await pilot.pause()
+        assert str(app.screen.query_one("#install-label", Static).render()).endswith(": non")
+        footer = app.screen.query_one(Footer)
+        keys = [str(key.render()) for key in footer.query("FooterKey")]
+        assert any("Quitter" in key for key in keys[:1]), keys

@@ -41,8 +41,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; return the process exit code."""
     arguments = list(sys.argv[1:] if argv is None else argv)
     checking = "--check" in arguments
+    parser = build_parser()
     try:
-        args = build_parser().parse_args(arguments)
+        args = parser.parse_args(arguments)
+        if not args.check:
+            stray = [flag for flag, given in (("--json", args.check_json),
+                     ("--quiet", args.quiet), ("--cron-env", args.cron_env)) if given]  # fmt: skip
+            if stray:
+                parser.error(
+                    f"{' '.join(stray)} ne s'emploie qu'avec --check "
+                    f"(ex. « tdba-wizard --check {' '.join(stray)} »)."
+                )
     except SystemExit as exit_:
         # Monitoring reads bad arguments of --check as UNKNOWN, never as WARNING or CRITICAL.
         if checking and exit_.code not in (0, None):

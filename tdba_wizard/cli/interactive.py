@@ -3,14 +3,33 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 from tdba_wizard.cli.common import config_file
+from tdba_wizard.errors import ExitCode
+
+NO_TERMINAL = """\
+✖ L'assistant a besoin d'un terminal interactif, et il n'y en a pas ici (tâche planifiée,
+  redirection, script). Rien n'a été lancé. Selon ce que vous voulez faire :
+  tdba-wizard --check          contrôler le raccordement (supervision : --check --json)
+  tdba-wizard sync             envoyer les dossiers maintenant
+  tdba-wizard add --help       ajouter un établissement (clé lue sur l'entrée standard)
+  tdba-wizard list             voir les établissements et où sont leurs clés
+  tdba-wizard --help           toutes les commandes"""
+
+
+def has_terminal() -> bool:
+    """Return True when both the keyboard and the screen are a terminal."""
+    return sys.stdin.isatty() and sys.stdout.isatty()
 
 
 def cmd_interactive(args: argparse.Namespace) -> int:
     from tdba_wizard.paths import state_dir
 
+    if not has_terminal():
+        print(NO_TERMINAL, file=sys.stderr)
+        return ExitCode.USAGE
     if args.sandbox:
         return _run_sandbox_wizard()
     from tdba_wizard.tui.app import WizardApp

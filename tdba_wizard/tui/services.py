@@ -193,6 +193,13 @@ class Preparation:
         return bool(self.at_stake) and self.places.choice_needed
 
 
+def short_date(moment: dt.datetime, now: dt.datetime | None = None) -> str:
+    """Return a date for a narrow column: « 03/12 23:00 » this year, « 03/12/2025 » before."""
+    local = moment.astimezone()
+    today = (now or dt.datetime.now(dt.UTC)).astimezone()
+    return local.strftime("%d/%m %H:%M" if local.year == today.year else "%d/%m/%Y")
+
+
 class WizardServices:
     """The I/O the wizard needs: TDBA, config, keyring, crontab."""
 
@@ -239,11 +246,7 @@ class WizardServices:
             differ = self.store.copies(e.uai, e.siret).differ
             entry = last_sync_entry(last, e.uai, e.siret)
             when = entry.get("last_success") if entry is not None else None
-            shown = (
-                dt.datetime.fromisoformat(when).astimezone().strftime("%d/%m/%Y %H:%M")
-                if when
-                else None
-            )
+            shown = short_date(dt.datetime.fromisoformat(when)) if when else None
             rows.append(HomeRow(e, location, problem, differ, shown))
         return rows
 
@@ -342,9 +345,10 @@ class WizardServices:
         )
 
     def keys_at_stake(self, draft: Draft, config: Config | None) -> list[Establishment]:
-        """Return the establishments whose key would live in the keyring only after saving."""
-        if draft.secret_store == "file":
-            return []
+        """Return the establishments whose key would be in the keyring only after saving, if
+        the admin chose nothing (the choice stays on screen once asked: it can be changed)."""
+        if self.sandbox:
+            return []  # the demo key goes to the temporary profile's file, by design
         if draft.mode == "schedule":
             return self.keyring_only(config) if config is not None else []
         if draft.editing is not None:

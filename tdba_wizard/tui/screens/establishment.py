@@ -133,6 +133,7 @@ class EstablishmentStep(StepScreen):
             )
         else:
             text += "\nSi ce sont bien vos informations : « Je confirme » (Entrée)."
+            self.query_one("#next", Button).focus()
         result.update(text)
 
     def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:

@@ -21,7 +21,8 @@ from tdba_wizard.tui.services import HomeRow
 if TYPE_CHECKING:
     from tdba_wizard.tui.app import WizardApp
 
-KEY_COLUMN, LAST_COLUMN, TEST_COLUMN = 5, 6, 7
+NAME_COLUMN, STATE_COLUMN, LAST_COLUMN = 0, 4, 5
+NAME_WIDTH = 16
 
 
 class HomeScreen(WorkerFailures, Screen[None]):
@@ -58,13 +59,12 @@ class HomeScreen(WorkerFailures, Screen[None]):
 
     def on_mount(self) -> None:
         table = self.query_one(DataTable)
-        table.add_column(" ", width=1, key="cursor")
-        table.add_column("Nom")
+        # Six columns that fit in 80: the state column says the key's, then the test's.
+        table.add_column("Nom", width=NAME_WIDTH)
         for label in ("UAI", "SIRET", "SENTITE"):
             table.add_column(label)
-        table.add_column("Clé", width=9)
-        table.add_column("Dernier envoi", width=16)
-        table.add_column("Test", width=7)
+        table.add_column("État", width=10)
+        table.add_column("Dernier envoi", width=13)
         self._fill(self.config)
         table.focus()
         self.load_rows()
@@ -72,14 +72,22 @@ class HomeScreen(WorkerFailures, Screen[None]):
     def _fill(self, config: Config) -> None:
         table = self.query_one(DataTable)
         table.clear()
-        for e in config.establishments:
-            table.add_row(" ", e.name[:26], e.uai, e.siret, str(e.sentite), "…", "…", "—")
+        for index, e in enumerate(config.establishments):
+            label = self._row_label(index, index == 0)
+            table.add_row(label, e.uai, e.siret, str(e.sentite), "…", "…")
+
+    def _row_label(self, index: int, under_cursor: bool) -> str:
+        name = self.config.establishments[index].name
+        if len(name) > NAME_WIDTH - 2:
+            name = name[: NAME_WIDTH - 3] + "…"
+        return ("› " if under_cursor else "  ") + name
 
     def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
         """The row under the cursor is marked by a character, not only by its colour."""
         table = self.query_one(DataTable)
-        for row in range(table.row_count):
-            table.update_cell_at(Coordinate(row, 0), "›" if row == event.cursor_row else " ")
+        for row in range(min(table.row_count, len(self.config.establishments))):
+            table.update_cell_at(Coordinate(row, NAME_COLUMN),
+                                 self._row_label(row, row == event.cursor_row))  # fmt: skip
 
     @work(thread=True, exclusive=True, group="rows", exit_on_error=False)
     def load_rows(self, message: str = "") -> None:
@@ -98,7 +106,7 @@ class HomeScreen(WorkerFailures, Screen[None]):
                                 "enregistrer la bonne.")  # fmt: skip
             elif row.key_problem:
                 problems.append(f"« {row.establishment.name} » : {row.key_problem}")
-            table.update_cell_at(Coordinate(index, KEY_COLUMN), key)
+            table.update_cell_at(Coordinate(index, STATE_COLUMN), key)
             table.update_cell_at(Coordinate(index, LAST_COLUMN), row.last_sync or "jamais")
         lines = [message] if message else []
         if not self.config.establishments:
@@ -184,14 +192,14 @@ class HomeScreen(WorkerFailures, Screen[None]):
         table = self.query_one(DataTable)
         problems = 0
         for index, e in enumerate(self.config.establishments):
-            table.update_cell_at(Coordinate(index, TEST_COLUMN), "…")
+            table.update_cell_at(Coordinate(index, STATE_COLUMN), "test…")
             key = await asyncio.to_thread(services.current_key, e)
             if not key:
-                table.update_cell_at(Coordinate(index, TEST_COLUMN), "✖ clé")
+                table.update_cell_at(Coordinate(index, STATE_COLUMN), "✖ clé")
                 problems += 1
                 continue
             outcome = await services.test_connection(self.config.api.url, key)
-            table.update_cell_at(Coordinate(index, TEST_COLUMN), "✔ ok" if outcome.ok
+            table.update_cell_at(Coordinate(index, STATE_COLUMN), "✔ TDBA ok" if outcome.ok
                                  else "✖ échec")  # fmt: skip
             problems += not outcome.ok
         self.query_one("#status", Static).update(

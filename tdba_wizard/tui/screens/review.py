@@ -17,21 +17,17 @@ from tdba_wizard.tui.widgets import Choice, Choices
 
 
 def choice_text(preparation: Preparation) -> str:
-    """Say once why the admin must choose where the key lives."""
+    """Say once, in two or three lines, why the admin must choose where the key lives."""
     places, names = preparation.places, [e.name for e in preparation.at_stake]
-    whose = f"la clé de « {names[0]} »" if len(names) == 1 else f"les clés ({len(names)})"
+    whose = f"la clé de « {names[0]} »" if len(names) == 1 else f"les {len(names)} clés"
     if places.keyring is None:
-        why = f"le trousseau du système n'est pas utilisable ici : {places.keyring_problem}"
+        why = places.keyring_problem or "le trousseau du système n'est pas utilisable ici."
     elif places.cron is not None and places.cron.reachable is False:
-        why = f"l'envoi de nuit ne pourra pas lire le trousseau. {places.cron.message}"
+        why = f"L'envoi de nuit ne pourra pas lire le trousseau. {places.cron.message}"
     else:
         message = places.cron.message if places.cron is not None else "non vérifiable"
-        why = f"impossible de savoir si l'envoi de nuit pourra lire le trousseau ({message})"
-    return (
-        f"[b]Où garder {whose} ?[/b] {why[0].upper()}{why[1:]}\n"
-        f"Le fichier protégé est {places.file} : lisible par vous seul (0600), jamais "
-        "affiché ; ne le copiez pas."
-    )
+        why = f"Impossible de savoir si l'envoi de nuit pourra lire le trousseau ({message})."
+    return f"[b]Où garder {whose} ?[/b] {why}"
 
 
 class ReviewStep(StepScreen):
@@ -51,10 +47,10 @@ class ReviewStep(StepScreen):
         yield LoadingIndicator(id="preparing")
         with Vertical(id="choice", classes="hidden"):
             yield Static("", id="choice-text")
-            with Choices(id="store-choice"):
+            with Choices(id="store-choice", compact=True):
                 yield Choice("", id="store-file", name="file")
                 yield Choice("", id="store-keyring", name="keyring")
-        yield Static("Préparation du récapitulatif…", id="plan", classes="card", markup=False)
+        yield Static("Préparation du récapitulatif…", id="plan", markup=False)
 
     def on_mount(self) -> None:
         self.preparation: Preparation | None = None

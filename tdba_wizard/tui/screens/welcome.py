@@ -43,7 +43,7 @@ class WelcomeStep(StepScreen):
             choices.insert(0, ("sandbox", "Bac à sable local (démonstration)"))
         choices.append(("custom", "Autre adresse"))
         current = self._current_choice()
-        with Choices(id="environment"):
+        with Choices(id="environment", compact=True):
             for key, label in choices:
                 yield Choice(label, value=key == current, name=key, id=f"env-{key}")
         yield Field(
