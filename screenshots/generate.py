@@ -30,7 +30,7 @@ STEPS = [
 
 async def shoot(sandbox: Sandbox, name: str, stop: str) -> None:
     organisme = sandbox.organismes[0]
-    with tempfile.TemporaryDirectory() as profile:
+    with tempfile.TemporaryDirectory(prefix="captures-") as profile:
         app = WizardApp(services(Path(profile)))
         async with app.run_test(size=(80, 24)) as pilot:
             await walk(pilot, sandbox.url, organisme.demo_key, organisme.uai, organisme.siret, stop)
@@ -41,6 +41,10 @@ async def shoot(sandbox: Sandbox, name: str, stop: str) -> None:
 
 
 async def main() -> None:
+    from tdba_wizard import schedule
+
+    # The installed program's path shows in the summary; it differs between machines.
+    schedule.program_command = lambda: ["/opt/tdba/bin/tdba-wizard"]
     with Sandbox(port=18766) as sandbox:
         for name, stop in STEPS:
             await shoot(sandbox, name, stop)
