@@ -17,7 +17,7 @@ import secrets
 import tempfile
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 from tdba_wizard.errors import TdbaError
@@ -107,16 +107,17 @@ def write_private_atomic(path: Path, data: bytes) -> None:
     _fsync_directory(path.parent)
 
 
-def remove_stale_temporaries(directory: Path) -> list[Path]:
-    """Remove the temporary files an interrupted write left in ``directory``; return them.
-
-    Call it under the profile lock only: no write of ours is then in progress there.
+def remove_stale_temporaries(directory: Path, names: Iterable[str]) -> list[Path]:
+    """Remove the temporary files an interrupted write of the files ``names`` left in
+    ``directory`` (``.NAME.….tmp``, ours only: the directory may hold other files); return
+    them. Call it under the profile lock only: no write of ours is then in progress there.
     """
+    prefixes = tuple(f".{name}." for name in names)
     removed = []
     with contextlib.suppress(FileNotFoundError):
         for entry in directory.iterdir():
             name = entry.name
-            if name.startswith(".") and name.endswith(".tmp") and entry.is_file():
+            if name.startswith(prefixes) and name.endswith(".tmp") and entry.is_file():
                 with contextlib.suppress(FileNotFoundError):
                     entry.unlink()
                     removed.append(entry)

@@ -478,7 +478,7 @@ def apply(plan: Plan, store: SecretStore) -> list[str]:
     """
     directory = plan.config_path.parent
     with profile_lock(directory):
-        remove_stale_temporaries(directory)
+        remove_stale_temporaries(directory, [plan.config_path.name, store.credentials_file.name])
         current = load_existing(plan.config_path)
         after = plan.change(current)
         undo = _Undo(store)

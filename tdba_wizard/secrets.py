@@ -488,7 +488,7 @@ class SecretStore:
         name = entry_name(uai, siret)
         if target == "file":
             with profile_lock(self.credentials_file.parent):
-                remove_stale_temporaries(self.credentials_file.parent)
+                remove_stale_temporaries(self.credentials_file.parent, [self.credentials_file.name])
                 keys = self._read_file()
                 keys[name] = key
                 self._write_file(keys)
@@ -512,7 +512,7 @@ class SecretStore:
         name = entry_name(uai, siret)
         if target == "file":
             with profile_lock(self.credentials_file.parent):
-                remove_stale_temporaries(self.credentials_file.parent)
+                remove_stale_temporaries(self.credentials_file.parent, [self.credentials_file.name])
                 keys = self._read_file()
                 if name not in keys:
                     return False

@@ -220,3 +220,14 @@ def test_a_write_killed_midway_leaves_no_key_behind(tmp_path: Path, way: str) ->
         leftovers = [p.name for p in credentials.parent.iterdir() if p.name.endswith(".tmp")]
         assert leftovers == []
         assert oct(credentials.stat().st_mode & 0o777) == "0o600"
+
+
+def test_only_our_own_leftovers_are_removed(tmp_path: Path) -> None:
+    from tdba_wizard.files import remove_stale_temporaries
+
+    ours = tmp_path / ".credentials.toml.a1b2c3.tmp"
+    foreign = tmp_path / ".someone-else.conf.x.tmp"
+    for path in (ours, foreign):
+        path.write_text("x", encoding="utf-8")
+    assert remove_stale_temporaries(tmp_path, ["credentials.toml", "config.toml"]) == [ours]
+    assert foreign.exists() and not ours.exists()
