@@ -7,6 +7,7 @@ the file, line and column; a validation error names the field and says in French
 from __future__ import annotations
 
 import ipaddress
+import os
 import re
 import string
 import tomllib
@@ -120,6 +121,19 @@ def check_source_template(value: str | None) -> str | None:
             f"variable inconnue {{{sorted(unknown)[0]}}} dans le chemin : seules {{sentite}}, "
             "{uai} et {siret} sont permises"
         )
+    if "\x00" in value or any(ord(c) < 32 for c in value):
+        raise ValueError("caractère de contrôle dans le chemin de l'export")
+    try:
+        sample = value.format(sentite=1, uai="0000000A", siret="0" * 14)
+    except (ValueError, IndexError, KeyError):
+        raise ValueError(
+            "modèle de chemin invalide : utilisez {sentite}, {uai} ou {siret} tels quels"
+        ) from None
+    if not Path(sample).expanduser().is_absolute():
+        raise ValueError(
+            f"le chemin de l'export doit être absolu (commencer par / ou ~/), pas « {value} » : "
+            "la tâche de nuit ne part pas du même dossier que vous"
+        )
     return value
 
 
@@ -209,6 +223,15 @@ class ScheduleSettings(_Section):
         return value
 
 
+class SyncSettings(_Section):
+    """How long the nightly job may take: past a deadline, what is left is stopped and said."""
+
+    deadline_minutes: int = Field(default=240, ge=1, le=1440)
+    """The whole run (then the rest waits for the next night)."""
+    establishment_deadline_minutes: int = Field(default=60, ge=1, le=1440)
+    """One establishment."""
+
+
 class Establishment(_Section):
     """One establishment (organisme) connected to TDBA, with its own key in the keyring."""
 
@@ -240,7 +263,8 @@ class Establishment(_Section):
         """Return the export path with its placeholders filled in."""
         if self.source is None:
             return None
-        return Path(self.source.format(sentite=self.sentite, uai=self.uai, siret=self.siret))
+        filled = self.source.format(sentite=self.sentite, uai=self.uai, siret=self.siret)
+        return Path(filled).expanduser()
 
 
 class Config(_Section):
@@ -252,6 +276,8 @@ class Config(_Section):
     """The TDBA API."""
     schedule: ScheduleSettings = Field(default_factory=ScheduleSettings)
     """The nightly job."""
+    sync: SyncSettings = Field(default_factory=SyncSettings)
+    """The nightly job's deadlines."""
     establishments: list[Establishment] = Field(default_factory=list)
     """The connected establishments."""
 
@@ -267,6 +293,19 @@ class Config(_Section):
                     "qu'une fois"
                 )
             seen[couple] = index
+        exports: dict[str, int] = {}
+        for index, establishment in enumerate(self.establishments, start=1):
+            path = establishment.source_path()
+            if path is None:
+                continue
+            key = os.path.normpath(path)
+            if key in exports:
+                raise ValueError(
+                    f"les établissements n°{exports[key]} et n°{index} lisent le même export "
+                    f"({key}) : chaque établissement a le sien (mettez {{sentite}} ou {{uai}} "
+                    "dans le chemin)"
+                )
+            exports[key] = index
         return self
 
     def with_schedule(self, time: str, timezone: str, report_to: str | None = None) -> Config:

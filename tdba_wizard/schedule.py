@@ -209,12 +209,15 @@ class Entry:
 
     @property
     def command(self) -> str:
-        """Return the shell command that cron runs (lock, program, log)."""
+        """Return the shell command that cron runs (program, log).
+
+        No ``flock -n`` around it: a run stuck past its deadline would then hold that lock and
+        every following night would stop at once, silently. ``sync`` holds its own lock,
+        names its holder, and stops a run stuck past its deadline.
+        """
         argv = [*self.base, "sync", "--scheduled-for", self.when.token]
-        flock = shutil.which("flock", path=CRON_PATH)
-        lock = [flock, "-n", str(self.state_dir / "sync.cron.lock")] if flock else []
         log = shlex.quote(str(self.state_dir / "sync.log"))
-        return f"{shlex.join([*lock, *argv])} >> {log} 2>&1"
+        return f"{shlex.join(argv)} >> {log} 2>&1"
 
     @property
     def manual_command(self) -> str:
@@ -447,7 +450,7 @@ def status(crontab: Crontab, expected: Entry) -> ScheduleStatus:
 def install(crontab: Crontab, entry: Entry) -> bytes:
     """Install (or replace) the block; return the previous crontab, for undo."""
     before = crontab.read()
-    # The shell opens the log and flock its lock file before the program runs: the directory
+    # The shell opens the log before the program runs: the directory
     # must exist at 23:00.
     try:
         ensure_private_dir(entry.state_dir)

@@ -19,7 +19,7 @@ from tdba_wizard.paths import credentials_path, default_config_path
 from tdba_wizard.sandbox import Sandbox
 from tdba_wizard.secrets import SecretStore
 
-from .conftest import DEMO_KEY, run_python
+from .conftest import DEMO_KEY, run_python, valid_record
 from .servers import free_port
 
 
@@ -185,7 +185,7 @@ def test_everything_ok_after_schedule_and_sync(
     configure(sandbox.url, [sandbox.organismes[0]])
     config = default_config_path().read_text(encoding="utf-8")
     export = tmp_path / "export.json"
-    export.write_text("[]", encoding="utf-8")
+    export.write_text(json.dumps([valid_record(sandbox.organismes[0])]), encoding="utf-8")
     default_config_path().write_text(
         config.replace("sentite = 1\n", f'sentite = 1\nsource = "{export}"\n'), encoding="utf-8"
     )

@@ -149,7 +149,7 @@ def test_duplicate_couple_is_refused() -> None:
 
 def test_same_uai_other_siret_is_allowed() -> None:
     config = sample()
-    other = config.establishments[0].model_copy(update={"siret": "13002526500013"})
+    other = config.establishments[0].model_copy(update={"siret": "13002526500013", "sentite": 2})
     Config(establishments=[config.establishments[0], other])
 
 

@@ -92,7 +92,7 @@ def test_clean_run_in_several_batches(setup: tuple[Sandbox, Config, SecretStore]
     write_csv(export_path(config), records(sandbox, 4500))
     report = sync(config, store)
     [e] = report.establishments
-    assert (e.rows_read, e.sent, e.accepted, e.spooled, e.status) == (4500, 4500, 4500, 0, "ok")
+    assert (e.rows_read, e.sent, e.accepted, e.spooled, e.level) == (4500, 4500, 4500, 0, "OK")
     assert report.ok
     assert len(sandbox.records()) == 4500
     posts = [r for r in sandbox.requests() if r[1] == "/api/v3/dossiers-apprenants"]
@@ -105,7 +105,7 @@ def test_batches_stay_under_the_byte_limit(setup: tuple[Sandbox, Config, SecretS
     readers = Readers(max_bytes=4000)  # about 6 records
     report = asyncio.run(run_sync(config, store, state_dir(), FAST, readers=readers))
     [e] = report.establishments
-    assert (e.rows_read, e.sent, e.accepted, e.status) == (40, 40, 40, "ok")
+    assert (e.rows_read, e.sent, e.accepted, e.level) == (40, 40, 40, "OK")
     assert sorted(r["id_erp_apprenant"] for r in sandbox.records()) == sorted(
         f"E{i}" for i in range(40)
     )
@@ -156,8 +156,8 @@ def test_a_reading_that_stops_midway_is_reported(
     report = sync(config, store)
     [e] = report.establishments
     assert (e.rows_read, e.sent, e.accepted) == (2100, 2100, 2100)  # the two batches went out
-    assert e.status == "partial" and not report.ok
-    assert any("s'est arrêtée en cours de route (code 3)" in error for error in e.errors)
+    assert e.level == "CRITICAL" and not report.ok
+    assert any("s'est arrêtée sans finir (code 3)" in error for error in e.errors)
     assert len(sandbox.records()) == 2100
 
 
@@ -179,7 +179,7 @@ def test_frames_of_a_reading(sandbox: Sandbox, tmp_path: Path) -> None:
     assert end == {
         "kind": "end", "rows": 2300, "rejected": 1, "error": None, "size": 0,
         "reasons": {"email_contact : Email non valide": {"count": 1, "first": [[7, "E5"]]}},
-        "notes": {},
+        "notes": {}, "attention": {}, "header": [],
     }  # fmt: skip
     assert [h["rows"] for h, _ in frames] == sorted(h["rows"] for h, _ in frames)
 
@@ -261,8 +261,8 @@ def test_an_establishment_without_key_does_not_hold_the_next_one_up(
 
     report = asyncio.run(run_sync(config, store, state_dir(), FAST, progress))
     without_key, keyed = report.establishments
-    assert without_key.status == "failed" and without_key.sent == 0
-    assert (keyed.sent, keyed.accepted, keyed.status) == (5, 5, "ok")
+    assert without_key.level == "CRITICAL" and without_key.sent == 0
+    assert (keyed.sent, keyed.accepted, keyed.level) == (5, 5, "OK")
     assert running == [1]  # the first export's reading (3000 rows, blocked) was stopped
     assert reading_processes() == []
 
@@ -285,7 +285,7 @@ def test_a_reading_process_that_cannot_start_is_reported(
     monkeypatch.setattr(reading_module, "reader_command", lambda: ["/nonexistent/python"])
     report = sync(config, store)
     [e] = report.establishments
-    assert e.status == "failed" and e.sent == 0
+    assert e.level == "CRITICAL" and e.sent == 0
     assert e.errors == [
         f"Lecture impossible de {export_path(config)} : le processus de lecture n'a pas pu "
         "être lancé."
@@ -486,7 +486,7 @@ def test_rows_tdba_rejects_are_counted(setup: tuple[Sandbox, Config, SecretStore
     [e] = sync(config, store).establishments
     assert (e.sent, e.accepted, e.rejected_by_tdba) == (3, 2, 1)
     assert e.tdba_reasons["ine_apprenant : Règle serveur inconnue"].first == [(3, "E1")]
-    assert e.status == "ok"
+    assert e.verdict() == ("WARNING", ["1 dossier refusé par TDBA."])  # refused: never OK
 
 
 def test_429_with_retry_after_is_honoured(setup: tuple[Sandbox, Config, SecretStore]) -> None:
@@ -521,7 +521,7 @@ def test_403_stops_at_once_without_retry(setup: tuple[Sandbox, Config, SecretSto
     [e] = report.establishments
     assert [r[1:] for r in sandbox.requests()] == [("/api/v3/dossiers-apprenants/test", 403)]
     assert any("Générez-en une nouvelle" in error for error in e.errors)
-    assert e.status == "failed" and not report.ok
+    assert e.level == "CRITICAL" and not report.ok
     assert (e.rows_read, e.spooled) == (0, 0)  # the export is read again on the next run
 
 
@@ -601,7 +601,7 @@ def test_cli_run_writes_reports_and_last_sync(
             assert name not in text
     last = load_last_sync(state_dir())
     entry = last["establishments"][f"{sandbox.organismes[0].uai}-{sandbox.organismes[0].siret}"]
-    assert entry["status"] == "ok" and entry["last_success"] and entry["last_transmission"]
+    assert entry["verdict"] == "OK" and entry["last_success"] and entry["last_transmission"]
 
 
 def test_an_interrupted_run_says_what_was_sent_stays(
@@ -625,7 +625,7 @@ def test_dry_run_sends_nothing(
     rows = records(sandbox, 3)
     rows[0]["statut_apprenant"] = 9
     write_csv(export_path(config), rows)
-    assert main(["sync", "--dry-run"]) == 0
+    assert main(["sync", "--dry-run"]) == 1  # WARNING: a row would be refused
     out = capsys.readouterr().out
     assert "simulation" in out and "statut_apprenant : Valeurs possibles: 0,2,3" in out
     assert sandbox.requests() == []
@@ -671,7 +671,7 @@ def test_terminal_progress_line_always_shows_the_final_figures(
 def test_missing_export_is_explained(setup: tuple[Sandbox, Config, SecretStore]) -> None:
     _, config, store = setup
     [e] = sync(config, store).establishments
-    assert e.status == "failed"
+    assert e.level == "CRITICAL"
     assert "Export introuvable" in e.errors[0]
 
 
@@ -728,8 +728,11 @@ def test_unreachable_smtp_is_a_warning_not_a_crash(
     data["schedule"]["smtp"] = {"host": "127.0.0.1", "port": free_port(), "security": "none"}
     save_config(default_config_path(), Config.model_validate(data))
     write_csv(export_path(config), records(sandbox, 1))
-    assert main(["sync"]) == 0
-    assert "Compte rendu non envoyé" in capsys.readouterr().err
+    assert main(["sync"]) == 1  # WARNING: sent and accepted, but the report was not mailed
+    out = capsys.readouterr().out
+    assert "— WARNING" in out and "⚠ Compte rendu non envoyé" in out
+    last = json.loads((state_dir() / "last-sync.json").read_text(encoding="utf-8"))
+    assert last["verdict"] == "WARNING" and "Compte rendu non envoyé" in last["warnings"][0]
 
 
 def test_sync_reads_key_from_stdin_nowhere(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -11,12 +11,27 @@ from typing import TYPE_CHECKING
 from tdba_wizard.cli.common import config_file, secret_store
 from tdba_wizard.errors import ExitCode, InputError
 
+CRITICAL = 2  # the exit codes of sync follow its verdict: 0 OK, 1 WARNING, 2 CRITICAL
+
 if TYPE_CHECKING:  # the nightly job's modules are loaded only when it runs
     from tdba_wizard.nightly.job import ProgressCallback
     from tdba_wizard.nightly.reading import Readers
 
 
 def cmd_sync(args: argparse.Namespace) -> int:
+    """Run ``sync``; its exit code is its verdict (0 OK, 1 WARNING, 2 CRITICAL)."""
+    from tdba_wizard.errors import TdbaError
+
+    try:
+        return _cmd_sync(args)
+    except TdbaError as error:
+        from tdba_wizard.nightly.job import SyncLockedError
+
+        print(f"✖ {error.title} : {error.message}", file=sys.stderr)
+        return 1 if isinstance(error, SyncLockedError) else CRITICAL
+
+
+def _cmd_sync(args: argparse.Namespace) -> int:
     import datetime as dt
 
     from tdba_wizard.paths import state_dir
@@ -75,22 +90,34 @@ def run_sync(config_path: Path, dry_run: bool) -> int:
 
 
 def run_with(config_path: Path, dry_run: bool, readers: Readers) -> int:
+    """Run the job; return 0, 1 or 2 on its verdict (OK, WARNING, CRITICAL)."""
     import asyncio
     import contextlib
     import datetime as dt
 
     from tdba_wizard.config import load_config
+    from tdba_wizard.paths import state_dir
 
     config = load_config(config_path)
+    state = state_dir()
+    if not dry_run:
+        from tdba_wizard.nightly.preflight import state_dir_problem
+
+        problem = state_dir_problem(state)
+        if problem is not None:  # checked before any export is read
+            print(f"✖ CRITICAL : {problem}", file=sys.stderr)
+            return CRITICAL
     sources = [e.source_path() for e in config.establishments]
-    readers.begin(sources, dry_run=dry_run)  # the first export is read from now on
+    readers.begin(
+        sources,
+        dry_run=dry_run,
+        owners=[(e.uai, e.siret) for e in config.establishments],
+    )  # the first export is read from now on
 
     from tdba_wizard.mailer import MailError, send_report
     from tdba_wizard.nightly.job import SyncOptions, run_sync, sync_lock
-    from tdba_wizard.nightly.report import render_text, save_results
-    from tdba_wizard.paths import state_dir
+    from tdba_wizard.nightly.report import RANK, render_text, save_results
 
-    state = state_dir()
     store = secret_store(config_path)
     started = dt.datetime.now().astimezone()
     print(
@@ -98,13 +125,20 @@ def run_with(config_path: Path, dry_run: bool, readers: Readers) -> int:
         f"établissement(s){' (simulation)' if dry_run else ''}.",
         flush=True,
     )
-    lock = contextlib.nullcontext() if dry_run else sync_lock(state)
-    with lock:
+    options = SyncOptions(
+        dry_run=dry_run,
+        deadline=config.sync.deadline_minutes * 60.0,
+        establishment_deadline=config.sync.establishment_deadline_minutes * 60.0,
+    )
+    no_lock: list[str] = []
+    lock: contextlib.AbstractContextManager[list[str]] = (
+        contextlib.nullcontext(no_lock) if dry_run else sync_lock(state, options.deadline)
+    )
+    with lock as lock_warnings:
         progress = progress_printer()
         try:
-            report = asyncio.run(
-                run_sync(config, store, state, SyncOptions(dry_run=dry_run), progress, readers)
-            )
+            report = asyncio.run(run_sync(config, store, state, options, progress, readers))
+            report.warnings[:0] = lock_warnings
         except KeyboardInterrupt:
             print(
                 "\nInterrompu : l'envoi s'est arrêté en cours de route. Les dossiers déjà "
@@ -115,22 +149,35 @@ def run_with(config_path: Path, dry_run: bool, readers: Readers) -> int:
             return ExitCode.INTERRUPTED
         if progress is not None:
             print(file=sys.stderr)
+        if config.schedule.report_to and not dry_run:
+            text = render_text(report, config.schedule.timezone)
+            try:
+                send_report(
+                    config.schedule,
+                    store,
+                    f"[tdba-wizard] Envoi TDBA du {started:%d/%m/%Y} : {report.level}",
+                    text,
+                )
+                mailed = f"Compte rendu envoyé à {config.schedule.report_to}."
+            except MailError as error:
+                report.warnings.append(f"{error.title} : {error.message}")
+                mailed = None
         text = render_text(report, config.schedule.timezone)
-        print(text, end="", flush=True)
         if dry_run:
-            return ExitCode.OK if report.ok else ExitCode.FAILURE
-        path = save_results(report, state, text)
-        print(f"Rapport : {path}")
-    if config.schedule.report_to:
-        verdict = "OK" if report.ok else "À VÉRIFIER"
+            print(text, end="", flush=True)
+            return RANK[report.level]
         try:
-            send_report(
-                config.schedule,
-                store,
-                f"[tdba-wizard] Envoi TDBA du {started:%d/%m/%Y} : {verdict}",
-                text,
+            path = save_results(report, state, text)
+        except OSError as error:
+            report.errors.append(
+                f"Rapport non enregistré dans {state} ({error.strerror or error}) : « tdba-wizard "
+                "--check » ne verra pas cet envoi."
             )
-            print(f"Compte rendu envoyé à {config.schedule.report_to}.")
-        except MailError as error:
-            print(f"⚠ {error.title} : {error.message}", file=sys.stderr)
-    return ExitCode.OK if report.ok else ExitCode.FAILURE
+            text = render_text(report, config.schedule.timezone)
+            path = None
+        print(text, end="", flush=True)
+        if path is not None:
+            print(f"Rapport : {path}")
+        if config.schedule.report_to and mailed:
+            print(mailed)
+    return RANK[report.level]

@@ -47,15 +47,28 @@ class SyncOptions:
     base_delay: float = 1.0
     max_delay: float = 60.0
     concurrency: int = 2
+    deadline: float | None = None
+    """Seconds for the whole run (None: no limit)."""
+    establishment_deadline: float | None = None
+    """Seconds for one establishment (None: no limit)."""
+
+
+QUARANTINE = "quarantaine"
 
 
 class Spool:
-    """Batches of one establishment that could not be delivered, kept 0600 on disk."""
+    """Batches of one establishment that could not be delivered, kept 0600 on disk.
+
+    A file that cannot be read back as a batch is moved aside to ``quarantaine/`` and named
+    in the report: it never blocks a run, and it is never silently ignored.
+    """
 
     def __init__(self, directory: Path) -> None:
         self.directory = directory
+        self.quarantined: list[Path] = []
 
     def save(self, batch: Batch) -> None:
+        """Keep a batch for the next run; raises OSError when it cannot be written."""
         if batch.spool_file is not None:
             return  # already kept from an earlier run
         ensure_private_dir(self.directory.parent)
@@ -67,17 +80,35 @@ class Spool:
         )
 
     def pending(self) -> Iterator[Batch]:
+        """Yield the kept batches, oldest first; move a damaged file to quarantine."""
         if not self.directory.is_dir():
             return
         for path in sorted(self.directory.glob("*.json")):
             try:
-                data = json.loads(path.read_text(encoding="utf-8"))
-                body = data["body"].encode("utf-8")
-                refs = [(int(line), erp) for line, erp in data["refs"]]
-                count = len(json.loads(body))
-            except (OSError, ValueError, KeyError, TypeError):
-                continue  # a damaged file is left for a human; it is reported by count only
-            yield Batch(body, count, refs, path)
+                batch = self._load(path)
+            except (OSError, ValueError, KeyError, TypeError, AttributeError):
+                self._set_aside(path)
+                continue
+            yield batch
+
+    @staticmethod
+    def _load(path: Path) -> Batch:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        body = data["body"].encode("utf-8")
+        refs = [(int(line), erp if erp is None else str(erp)) for line, erp in data["refs"]]
+        items = json.loads(body)
+        if not isinstance(items, list) or not items or len(items) != len(refs):
+            raise ValueError("not a batch")
+        return Batch(body, len(items), refs, path)
+
+    def _set_aside(self, path: Path) -> None:
+        target = self.directory / QUARANTINE / path.name
+        try:
+            ensure_private_dir(target.parent)
+            path.replace(target)
+        except OSError:
+            target = path  # left where it is; still named in the report
+        self.quarantined.append(target)
 
 
 @dataclass
@@ -153,7 +184,11 @@ class Sender:
 
     async def _deliver(self, batch: Batch) -> None:
         try:
-            delivery = await self._send(batch)
+            try:
+                delivery = await self._send(batch)
+            except asyncio.CancelledError:  # the deadline: TDBA may or may not have it
+                self._keep(batch)  # sending it again is safe (the API is idempotent)
+                raise
             report = self.report
             if delivery.outcome == "delivered":
                 if batch.spool_file is not None:
@@ -171,20 +206,33 @@ class Sender:
                 report.errors.append(
                     f"Lot de {batch.count} dossiers non transmis : {delivery.message}"
                 )
-            self.spool.save(batch)
-            report.spooled += batch.count
+            self._keep(batch)
         finally:
             self.slots.release()
             if self.progress is not None:
                 self.progress(self.report.name, self.report.rows_read, self.report.sent)
 
+    def _keep(self, batch: Batch) -> None:
+        """Put an undelivered batch in the spool; when even that fails, stop sending."""
+        try:
+            self.spool.save(batch)
+        except OSError as error:
+            self.stopped = True
+            message = (
+                f"Dossiers ni transmis ni conservés ({error.strerror or type(error).__name__}, "
+                f"{self.spool.directory}) : l'envoi de cet établissement s'arrête ; ils seront "
+                "relus dans l'export au prochain envoi."
+            )
+            if message not in self.report.errors:
+                self.report.errors.append(message)
+            return
+        self.report.spooled += batch.count
+
     async def submit(self, batch: Batch) -> None:
         await self.slots.acquire()  # back-pressure: at most `concurrency` batches in memory
         if self.stopped:  # the key was refused meanwhile: keep the batch, send nothing more
             self.slots.release()
-            if batch.spool_file is None:
-                self.spool.save(batch)
-                self.report.spooled += batch.count
+            self._keep(batch)
             return
         task = asyncio.create_task(self._deliver(batch))
         self.tasks.add(task)
@@ -195,3 +243,11 @@ class Sender:
     async def drain(self) -> None:
         while self.tasks:
             await asyncio.gather(*list(self.tasks))
+
+    async def abort(self) -> None:
+        """Stop sending: cancel the batches in flight (each is kept in the spool)."""
+        self.stopped = True
+        tasks = list(self.tasks)
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)

@@ -4,6 +4,12 @@ Each reader streams ``SourceRow``s (a source line number and the raw values, key
 field name) without loading the file whole. Cell values are converted the way TDBA's import
 does: ``JJ/MM/AAAA`` and Excel serial dates to ``AAAA-MM-JJ``, ``VRAI/FAUX``, ``OUI/NON`` and
 ``1/0`` to booleans, empty cells to absent.
+
+Nothing is lost without a word: what a reader cannot take (a record whose quote is not
+closed, a line in no known encoding, more values than columns) goes into :class:`Findings`
+with its line, and so do the problems of the header (a column TDBA does not know, with the
+nearest field; a required column missing), said once. A header with the same TDBA column twice
+is refused: which one to send cannot be guessed.
 """
 
 from __future__ import annotations
@@ -11,17 +17,19 @@ from __future__ import annotations
 import codecs
 import csv
 import datetime as dt
+import difflib
 import itertools
 import json
 import re
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any
 
 from tdba_wizard.errors import TdbaError
-from tdba_wizard.records.dossier import DATE_FIELDS
+from tdba_wizard.records.dossier import DATA_FIELDS, DATE_FIELDS, REQUIRED_FIELDS, SERVER_FIELDS
 from tdba_wizard.records.rows import is_blank
+from tdba_wizard.text import clean
 
 BOOLEAN_FIELDS = frozenset(
     {"rqth_apprenant", "obtention_diplome_formation", "formation_presentielle"}
@@ -32,13 +40,105 @@ _FR_DATE = re.compile(r"^\s*(\d{1,2})/(\d{1,2})/(\d{2}|\d{4})\s*$")
 _SERIAL = re.compile(r"^\s*\d{1,5}(\.0+)?\s*$")
 _EXCEL_EPOCH = dt.date(1899, 12, 30)
 _CHUNK = 1 << 16
-_FIELD_LIMIT = csv.field_size_limit()  # the csv module refuses longer cells
+CELL_LIMIT = 8 * 1024 * 1024  # a longer cell could not be sent in a batch anyway
+csv.field_size_limit(CELL_LIMIT)
+_FIELD_LIMIT = CELL_LIMIT
+_KNOWN = frozenset(DATA_FIELDS) | frozenset(SERVER_FIELDS)
+SHOWN = 12  # unknown columns or lines named one by one, at most
 
 
 class SourceError(TdbaError):
     """An export file cannot be read."""
 
     title = "Export illisible"
+
+
+@dataclass
+class Findings:
+    """What a reader found besides the rows: rows it could not take (line, reason, ERP id),
+    problems of the header, lines in another encoding, keys TDBA does not know."""
+
+    rejected: list[tuple[int, str, str | None]] = field(default_factory=list)
+    header: list[str] = field(default_factory=list)
+    missing: frozenset[str] = frozenset()
+    """Required TDBA columns the header lacks (said once in ``header``)."""
+    recoded: list[int] = field(default_factory=list)
+    """Lines read as Windows-1252 (not valid UTF-8)."""
+    utf8_lines: int = 0
+    """Lines with non-ASCII characters read as UTF-8."""
+    undecodable: set[int] = field(default_factory=set)
+    unknown: dict[str, int] = field(default_factory=dict)
+    """JSON keys TDBA does not know, and in how many records."""
+
+    def reject(self, line: int, reason: str, erp_id: str | None = None) -> None:
+        self.rejected.append((line, reason, erp_id))
+
+    def finish(self) -> None:
+        """Say once what concerns the whole file (mixed encodings, unknown JSON keys)."""
+        if self.recoded and self.utf8_lines:
+            lines = ", ".join(str(n) for n in self.recoded[:SHOWN])
+            more = " …" if len(self.recoded) > SHOWN else ""
+            self.header.append(
+                f"Encodage mélangé : {len(self.recoded)} ligne(s) ne sont pas en UTF-8 comme le "
+                f"reste du fichier (l. {lines}{more}) ; elles ont été lues en Windows-1252 : "
+                "vérifiez leurs accents, et faites produire l'export en UTF-8."
+            )
+        for name, count in sorted(self.unknown.items(), key=lambda item: -item[1])[:SHOWN]:
+            self.header.append(
+                f"Champ inconnu de TDBA, non envoyé : « {clean(name, 60)} » ({count} dossier(s))"
+                + _suggestion(name)
+            )
+        if len(self.unknown) > SHOWN:
+            self.header.append(f"… et {len(self.unknown) - SHOWN} autres champs inconnus.")
+
+
+def nearest_field(name: str) -> str | None:
+    """Return the TDBA field a misspelled column most likely meant, or None."""
+    close = difflib.get_close_matches(name, DATA_FIELDS, n=1, cutoff=0.75)
+    if close:
+        return close[0]
+    containing = [f for f in DATA_FIELDS if len(name) >= 3 and (name in f or f in name)]
+    if containing:
+        return max(containing, key=lambda f: difflib.SequenceMatcher(None, name, f).ratio())
+    close = difflib.get_close_matches(name, DATA_FIELDS, n=1, cutoff=0.6)
+    return close[0] if close else None
+
+
+def _suggestion(name: str) -> str:
+    nearest = nearest_field(name)
+    return f" : vouliez-vous dire « {nearest} » ?" if nearest else "."
+
+
+def check_header(header: list[str], path: Path, findings: Findings) -> None:
+    """Refuse a header with a TDBA column twice; note unknown and missing columns, once."""
+    positions: dict[str, list[int]] = {}
+    for position, name in enumerate(header, start=1):
+        if name:
+            positions.setdefault(name, []).append(position)
+    doubled = {n: p for n, p in positions.items() if n in _KNOWN and len(p) > 1}
+    if doubled:
+        listed = " ; ".join(
+            f"« {n} » (colonnes {', '.join(map(str, p))})" for n, p in doubled.items()
+        )
+        raise SourceError(
+            f"{path} : colonnes en double dans l'en-tête : {listed}. Impossible de savoir "
+            "laquelle envoyer : rien n'est envoyé pour cet export ; corrigez-le dans l'ERP."
+        )
+    unknown = [n for n in positions if n not in _KNOWN]
+    for name in unknown[:SHOWN]:
+        findings.header.append(
+            f"Colonne inconnue de TDBA, ignorée : « {clean(name, 60)} » (colonne "
+            f"{positions[name][0]})" + _suggestion(name)
+        )
+    if len(unknown) > SHOWN:
+        findings.header.append(f"… et {len(unknown) - SHOWN} autres colonnes inconnues.")
+    missing = [n for n in REQUIRED_FIELDS if n not in positions]
+    if missing:
+        findings.missing = frozenset(missing)
+        findings.header.append(
+            f"Colonne(s) obligatoire(s) absente(s) de l'en-tête : {', '.join(missing)} : toutes "
+            "les lignes sont refusées pour cette raison."
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,17 +212,74 @@ def convert_row(raw: dict[str, Any]) -> dict[str, Any]:
 # -- CSV ---------------------------------------------------------------------------------
 
 
-def detect_encoding(path: Path) -> str:
-    """Return ``utf-8-sig`` (with or without BOM) when the file is valid UTF-8, else cp1252."""
-    decoder = codecs.getincrementaldecoder("utf-8")()
+_WIDE_BOMS = (
+    (codecs.BOM_UTF32_LE, "utf-32"),
+    (codecs.BOM_UTF32_BE, "utf-32"),
+    (codecs.BOM_UTF16_LE, "utf-16"),
+    (codecs.BOM_UTF16_BE, "utf-16"),
+)
+_LONE_CR = re.compile(r"(\r(?!\n))")
+
+
+def text_lines(path: Path, findings: Findings) -> Iterator[str]:
+    """Yield the lines of a text export, each with its line ending, decoded.
+
+    UTF-16 and UTF-32 are read when the file starts with their BOM, and refused without it
+    (NUL bytes). Otherwise each line is UTF-8 if it can be, else Windows-1252 (noted in
+    ``findings``: a file all in Windows-1252 is usual, a mix is not); a line in neither is
+    noted as undecodable, and the record holding it is refused, never sent garbled.
+    """
     with path.open("rb") as handle:
-        try:
-            while chunk := handle.read(_CHUNK):
-                decoder.decode(chunk)
-            decoder.decode(b"", final=True)
-        except UnicodeDecodeError:
-            return "cp1252"
-    return "utf-8-sig"
+        start = handle.read(4)
+        for bom, encoding in _WIDE_BOMS:
+            if start.startswith(bom):
+                yield from _wide_lines(path, encoding)
+                return
+        if b"\x00" in start + handle.read(_CHUNK):
+            raise SourceError(
+                f"{path} : le fichier contient des octets nuls : c'est un fichier binaire, ou du "
+                "texte UTF-16 sans marque d'ordre (BOM). Faites produire l'export en CSV UTF-8."
+            )
+        handle.seek(0)
+        number = 0
+        for raw in handle:
+            if number == 0:
+                raw = raw.removeprefix(codecs.BOM_UTF8)
+            try:
+                text = raw.decode("utf-8")
+                recoded = False
+            except UnicodeDecodeError:
+                recoded = True
+                try:
+                    text = raw.decode("cp1252")
+                except UnicodeDecodeError:
+                    text = raw.decode("cp1252", errors="replace")
+                    findings.undecodable.add(number + 1)
+            pieces = _LONE_CR.split(text) if "\r" in text and _LONE_CR.search(text) else [text]
+            if len(pieces) > 1:  # old Mac line endings (a lone \r)
+                pieces = ["".join(pieces[i : i + 2]) for i in range(0, len(pieces), 2)]
+            for piece in pieces:
+                if not piece:
+                    continue
+                number += 1
+                if recoded:
+                    findings.recoded.append(number)
+                elif not piece.isascii():
+                    findings.utf8_lines += 1
+                yield piece
+
+
+def _wide_lines(path: Path, encoding: str) -> Iterator[str]:
+    number = 0
+    try:
+        with path.open("r", encoding=encoding, newline="") as handle:
+            for number, line in enumerate(handle, start=1):
+                yield line.removeprefix("\ufeff") if number == 1 else line
+    except UnicodeDecodeError:
+        raise SourceError(
+            f"{path} : texte {encoding.upper()} invalide vers la ligne {number + 1} : "
+            "faites produire l'export en CSV UTF-8."
+        ) from None
 
 
 def _sniff_delimiter(header_line: str) -> str:
@@ -139,59 +296,112 @@ def cell_converter(name: str) -> Callable[[Any], Any] | None:
     return None
 
 
-def read_csv_cells(path: Path) -> tuple[list[str], Iterator[tuple[int, list[str]]]]:
+def read_csv_cells(
+    path: Path, findings: Findings | None = None
+) -> tuple[list[str], Iterator[tuple[int, list[str]]]]:
     """Open a CSV export: its column names (TDBA field names) and its (line, cells) rows.
 
-    ``;`` or ``,`` separated, UTF-8 (BOM or not) or Windows-1252. Cells are as in the file.
+    ``;`` or ``,`` separated; UTF-8 (BOM or not), Windows-1252, or UTF-16/32 with a BOM. Cells
+    are as in the file. The header is checked (:func:`check_header`); the records a CSV
+    reader could not take are in ``findings``, never in the rows.
     """
-    encoding = detect_encoding(path)
-    handle = path.open("r", encoding=encoding, newline="")
-    try:
-        first = handle.readline()
-        if not first.strip():
-            raise SourceError(f"{path} : fichier vide ou sans ligne d'en-tête.")
-        delimiter = _sniff_delimiter(first)
-        header = [normalise_header(n) for n in next(csv.reader([first], delimiter=delimiter))]
-    except BaseException:
-        handle.close()
-        raise
-    return header, _csv_rows(handle, delimiter, path)
+    findings = findings if findings is not None else Findings()
+    lines = text_lines(path, findings)
+    first = next(lines, "")
+    if not first.strip():
+        raise SourceError(f"{path} : fichier vide ou sans ligne d'en-tête.")
+    delimiter = _sniff_delimiter(first)
+    header = [normalise_header(n) for n in next(csv.reader([first], delimiter=delimiter))]
+    check_header(header, path, findings)
+    return header, _csv_rows(lines, delimiter, header, findings)
 
 
-def _csv_rows(handle: TextIO, delimiter: str, path: Path) -> Iterator[tuple[int, list[str]]]:
+def _csv_rows(
+    lines: Iterator[str], delimiter: str, header: list[str], findings: Findings
+) -> Iterator[tuple[int, list[str]]]:
     """Yield (first line, cells) of each record after the header, as :mod:`csv` reads them.
 
     Most lines hold no quote: such a line is one record, split on the delimiter (several
     times faster than the csv module). A line with a quote, or too long, is read by the csv
-    module, which takes the next lines too when a quoted cell spans them.
+    module, which takes the next lines too when a quoted cell spans them. A record the file
+    does not delimit clearly is refused with its lines: more values than columns, or a
+    quoted cell spanning lines that hides whole records (a quote not closed).
     """
-    with handle:
-        lines = iter(handle)  # newline="": each line keeps its one \n, \r or \r\n
-        line = 1
-        for text in lines:
-            line += 1
-            if '"' not in text and len(text) < _FIELD_LIMIT:
-                body = text.rstrip("\r\n")
-                yield line, body.split(delimiter) if body else []
-                continue
+    width = len(header)
+    erp = header.index("id_erp_apprenant") if "id_erp_apprenant" in header else None
+    line = 1
+    for text in lines:
+        line += 1
+        start = line
+        if '"' not in text and len(text) < _FIELD_LIMIT:
+            body = text.rstrip("\r\n")
+            cells = body.split(delimiter) if body else []
+        else:
             reader = csv.reader(itertools.chain((text,), lines), delimiter=delimiter)
             try:
                 cells = next(reader)
-            except csv.Error as error:  # e.g. a cell of over 128 kB
-                raise SourceError(f"{path} : ligne {line} illisible ({error}).") from None
-            yield line, cells
+            except csv.Error as error:
+                line += max(reader.line_num - 1, 0)
+                findings.reject(start, f"ligne illisible pour un lecteur CSV ({error})")
+                continue
             line += reader.line_num - 1
+        if findings.undecodable and any(n in findings.undecodable for n in range(start, line + 1)):
+            findings.reject(start, "caractères illisibles (ni UTF-8 ni Windows-1252)",
+                            _erp(cells, erp))  # fmt: skip
+            continue
+        problem = _shape_problem(cells, width, delimiter, start, line)
+        if problem is not None:
+            findings.reject(start, problem, _erp(cells, erp))
+            continue
+        yield start, cells if len(cells) <= width else cells[:width]
 
 
-def read_csv(path: Path) -> Iterator[SourceRow]:
+def _erp(cells: list[str], index: int | None) -> str | None:
+    if index is None or index >= len(cells) or is_blank(cells[index]):
+        return None
+    return clean(cells[index].strip(), 60)
+
+
+def _shape_problem(
+    cells: list[str], width: int, delimiter: str, start: int, end: int
+) -> str | None:
+    """Return why a record's cells do not fit the header, or None when they do."""
+    count = len(cells)
+    if count > width and any(not is_blank(cell) for cell in cells[width:]):
+        return (
+            f"{count} valeurs pour {width} colonnes (un « {delimiter} » dans une valeur non "
+            "entourée de guillemets ?)"
+        )
+    if end > start:
+        hidden = any(
+            part.count(delimiter) >= max(2, width // 2)
+            for cell in cells
+            if "\n" in cell
+            for part in cell.split("\n")[1:]
+        )
+        if count < width or hidden:
+            return (
+                f"guillemet non fermé : les lignes {start} à {end} forment un seul "
+                f"enregistrement ({count} valeurs pour {width} colonnes) ; ces lignes ne sont "
+                "pas envoyées"
+            )
+    return None
+
+
+def read_csv(path: Path, findings: Findings | None = None) -> Iterator[SourceRow]:
     """Stream the rows of a CSV export as values by field name, cells converted."""
-    header, rows = read_csv_cells(path)
+    header, rows = read_csv_cells(path, findings)
+    return rows_of_cells(header, rows)
+
+
+def rows_of_cells(header: list[str], rows: Iterator[tuple[int, list[str]]]) -> Iterator[SourceRow]:
+    """Return CSV rows as values by field name, cells converted (blank cells are absent)."""
     converters = [
         (name, convert) for name in dict.fromkeys(header) if (convert := cell_converter(name))
     ]
     for start, cells in rows:
         # An empty (or blank) cell is an absent value.
-        values = {n: c for n, c in zip(header, cells, strict=False) if c and not is_blank(c)}
+        values = {n: c for n, c in zip(header, cells, strict=False) if n and c and not is_blank(c)}
         if not values:
             continue
         for name, convert in converters:
@@ -203,8 +413,13 @@ def read_csv(path: Path) -> Iterator[SourceRow]:
 # -- XLSX --------------------------------------------------------------------------------
 
 
-def read_xlsx(path: Path) -> Iterator[SourceRow]:
-    """Stream the first sheet of an XLSX in the TDBA template layout (header on row 1)."""
+def read_xlsx(path: Path, findings: Findings | None = None) -> Iterator[SourceRow]:
+    """Stream the first sheet of an XLSX in the TDBA template layout (header on row 1).
+
+    Reading is bounded by the cells that hold data, never by the sheet's declared size (a
+    5 kB file may declare 16,384 columns by 1,048,576 rows).
+    """
+    findings = findings if findings is not None else Findings()
     try:
         import openpyxl
     except ImportError:  # pragma: no cover - a declared dependency
@@ -215,16 +430,24 @@ def read_xlsx(path: Path) -> Iterator[SourceRow]:
         raise SourceError(f"{path} : classeur XLSX illisible ({type(error).__name__}).") from None
     try:
         sheet = workbook.worksheets[0]
-        rows = sheet.iter_rows(values_only=True)
-        header_cells = next(rows, None)
-        if header_cells is None:
-            raise SourceError(f"{path} : la première feuille est vide.")
-        header = [normalise_header(str(c)) if c is not None else "" for c in header_cells]
+        sheet.reset_dimensions()  # what the file declares is not trusted
+        header_cells = next(sheet.iter_rows(min_row=1, max_row=1, values_only=True), None)
+        names = [normalise_header(str(c)) if c is not None else "" for c in header_cells or ()]
+        while names and not names[-1]:
+            names.pop()
+        if not names:
+            raise SourceError(f"{path} : la première ligne de la première feuille est vide.")
+        check_header(names, path, findings)
+        rows = sheet.iter_rows(min_row=2, max_col=len(names), values_only=True)
         for number, cells in enumerate(rows, start=2):
             if not any(c is not None and str(c).strip() for c in cells):
                 continue
-            raw = {name: value for name, value in zip(header, cells, strict=False) if name}
+            raw = {name: value for name, value in zip(names, cells, strict=False) if name}
             yield SourceRow(number, convert_row(raw))
+    except SourceError:
+        raise
+    except Exception as error:  # a sheet damaged further on
+        raise SourceError(f"{path} : classeur XLSX illisible ({type(error).__name__}).") from None
     finally:
         workbook.close()
 
@@ -232,8 +455,13 @@ def read_xlsx(path: Path) -> Iterator[SourceRow]:
 # -- JSON --------------------------------------------------------------------------------
 
 
-def read_json(path: Path) -> Iterator[SourceRow]:
-    """Stream the objects of a JSON array; ``line`` is the line where each object starts."""
+def read_json(path: Path, findings: Findings | None = None) -> Iterator[SourceRow]:
+    """Stream the objects of a JSON array; ``line`` is the line where each object starts.
+
+    Keys TDBA does not know are not sent; ``findings`` counts them, to say so once.
+    """
+    findings = findings if findings is not None else Findings()
+    unknown = findings.unknown
     decoder = json.JSONDecoder()
     with path.open("r", encoding="utf-8-sig") as handle:
         buffer = handle.read(_CHUNK)
@@ -277,10 +505,13 @@ def read_json(path: Path) -> Iterator[SourceRow]:
             line += buffer.count("\n", position, end)
             position = end
             values = item if isinstance(item, dict) else {"__not_an_object__": item}
+            for key in values:
+                if key not in _KNOWN and key != "__not_an_object__":
+                    unknown[key] = unknown.get(key, 0) + 1
             yield SourceRow(start, {k: v for k, v in values.items() if v is not None})
 
 
-def reader_for(path: Path) -> Callable[[Path], Iterator[SourceRow]]:
+def reader_for(path: Path) -> Callable[[Path, Findings | None], Iterator[SourceRow]]:
     """Return the reader of an export, chosen from its extension (checks that it exists)."""
     suffix = path.suffix.lower()
     if not path.is_file():
@@ -297,6 +528,6 @@ def reader_for(path: Path) -> Callable[[Path], Iterator[SourceRow]]:
     raise SourceError(f"{path} : format non pris en charge (CSV, XLSX ou JSON attendu).")
 
 
-def read_source(path: Path) -> Iterator[SourceRow]:
+def read_source(path: Path, findings: Findings | None = None) -> Iterator[SourceRow]:
     """Stream an export, choosing the reader from the file extension."""
-    return reader_for(path)(path)
+    return reader_for(path)(path, findings)

@@ -7,7 +7,8 @@ Each frame is: 4 bytes (big-endian), the length of its header; the header, JSON,
 - ``batch`` (:class:`BatchFrame`): a JSON array of ``count`` records to send (the body),
   ``refs`` the (line, ERP id) of each item;
 - ``end`` (:class:`EndFrame`): the last frame: rows refused locally and why, values TDBA
-  will change silently, and why the export could not be read (or null).
+  will change silently, rows it will not attach as expected, the header's problems, and why
+  the export could not be read (or null).
 
 A reading process that stops without an ``end`` frame has failed; the job says so.
 """
@@ -20,10 +21,12 @@ from typing import Any, BinaryIO
 
 import orjson
 
+from tdba_wizard.text import clean
 from tdba_wizard.wire import encode_json
 
 FRAME_HEADER = struct.Struct(">I")
 FIRST_LINES = 5  # rows kept as examples per reason
+ERP_ID_SHOWN = 60  # characters of an id_erp_apprenant kept in a report
 
 
 @dataclass
@@ -36,7 +39,7 @@ class ReasonGroup:
     def add(self, line: int, erp_id: str | None) -> None:
         self.count += 1
         if len(self.first) < FIRST_LINES:
-            self.first.append((line, erp_id))
+            self.first.append((line, None if erp_id is None else clean(erp_id, ERP_ID_SHOWN)))
 
     def as_header(self) -> dict[str, Any]:
         return {"count": self.count, "first": self.first}
@@ -75,6 +78,8 @@ class EndFrame:
     reasons: Groups
     notes: Groups
     error: str | None
+    attention: Groups = field(default_factory=dict)
+    header: list[str] = field(default_factory=list)
 
 
 Frame = Progress | BatchFrame | EndFrame
@@ -100,6 +105,8 @@ def write_frame(out: BinaryIO, frame: Frame) -> None:
             "rejected": frame.rejected,
             "reasons": _groups(frame.reasons),
             "notes": _groups(frame.notes),
+            "attention": _groups(frame.attention),
+            "header": frame.header,
             "error": frame.error,
         }
     encoded = encode_json({**header, "size": len(body)})
@@ -133,5 +140,7 @@ def decode(header: dict[str, Any], body: bytes) -> Frame:
             {k: ReasonGroup.from_header(v) for k, v in header["reasons"].items()},
             {k: ReasonGroup.from_header(v) for k, v in header.get("notes", {}).items()},
             header["error"],
+            {k: ReasonGroup.from_header(v) for k, v in header.get("attention", {}).items()},
+            [str(line) for line in header.get("header", [])],
         )
     raise ValueError(f"unknown frame kind {kind!r}")

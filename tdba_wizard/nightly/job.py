@@ -8,10 +8,13 @@ one sends (:mod:`~tdba_wizard.nightly.delivery`); what happened goes into the re
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 import fcntl
 import functools
+import json
 import os
+import signal
 import subprocess
 import time
 from collections.abc import Callable, Iterator
@@ -23,6 +26,7 @@ from tdba_wizard.api import Failure, TdbaClient
 from tdba_wizard.config import Config, Establishment
 from tdba_wizard.errors import TdbaError
 from tdba_wizard.files import ensure_private_dir
+from tdba_wizard.identifiers import IdentifierError, parse_api_key
 from tdba_wizard.nightly.batches import Batch
 from tdba_wizard.nightly.delivery import ProgressCallback, Sender, Spool, SyncOptions
 from tdba_wizard.nightly.frames import (
@@ -35,6 +39,7 @@ from tdba_wizard.nightly.frames import (
 from tdba_wizard.nightly.reading import Readers
 from tdba_wizard.nightly.report import EstablishmentReport, SyncReport
 from tdba_wizard.secrets import SecretError, SecretStore, entry_name
+from tdba_wizard.text import clean
 from tdba_wizard.wire import MAX_BATCH_BYTES
 
 __all__ = ["ProgressCallback", "SyncLockedError", "SyncOptions", "run_sync", "sync_lock"]
@@ -52,8 +57,12 @@ class _Reader:
 
     Parsing, validating and encoding take a second core meanwhile; this process sends the
     batches and reads TDBA's answers. The child blocks while its pipe is full: it is never
-    more than a few batches ahead (this side stops reading past 8 MB not yet taken).
+    more than a few batches ahead (this side stops reading past 8 MB not yet taken). Its
+    standard error is read all along (the child can never block on it), and its last line
+    names the cause when the child stops without saying why itself.
     """
+
+    STDERR_KEPT = 8192
 
     def __init__(
         self,
@@ -68,6 +77,8 @@ class _Reader:
         self.tick = tick  # called at each frame (progress while reading)
         self.stdout = asyncio.StreamReader(limit=MAX_BATCH_BYTES // 2)  # pauses past twice
         self.transport: asyncio.ReadTransport | None = None
+        self.stderr_transport: asyncio.ReadTransport | None = None
+        self.stderr_tail = bytearray()
         self.ended = False
 
     async def start(self) -> None:
@@ -75,6 +86,15 @@ class _Reader:
         protocol = asyncio.StreamReaderProtocol(self.stdout)
         loop = asyncio.get_running_loop()
         self.transport, _ = await loop.connect_read_pipe(lambda: protocol, self.process.stdout)
+        if self.process.stderr is not None:
+            tail = self.stderr_tail
+
+            class _Tail(asyncio.Protocol):
+                def data_received(self, data: bytes) -> None:
+                    tail.extend(data)
+                    del tail[: -_Reader.STDERR_KEPT]
+
+            self.stderr_transport, _ = await loop.connect_read_pipe(_Tail, self.process.stderr)
 
     async def next(self) -> Batch | None:
         """Return the next batch to send; None once the export is read, or could not be."""
@@ -87,12 +107,36 @@ class _Reader:
             if isinstance(frame, EndFrame):
                 self._end(frame)
                 return None
+        if self.process.poll() is None:  # it wrote something else than a frame
+            self.process.kill()
         code = await asyncio.to_thread(self.process.wait)
-        self.report.errors.append(
-            f"La lecture de {self.source} s'est arrêtée en cours de route (code {code}) : "
-            "relancez l'envoi ; si cela se reproduit, « tdba-wizard sync --dry-run » le vérifie."
-        )
+        await asyncio.sleep(0.05)  # the last of its standard error
+        self.report.errors.append(self._stopped(code))
         return None
+
+    def _stopped(self, code: int) -> str:
+        """Say why the child stopped without its last frame, as far as it can be known."""
+        if code < 0:
+            try:
+                name = signal.Signals(-code).name
+            except ValueError:
+                name = str(-code)
+            how = f"arrêtée par le signal {name}"
+            if -code == signal.SIGKILL:
+                how += " (le système manquait peut-être de mémoire)"
+        else:
+            how = f"arrêtée sans finir (code {code})"
+        lines = [
+            line.strip()
+            for line in self.stderr_tail.decode("utf-8", errors="replace").splitlines()
+            if line.strip()
+        ]
+        cause = f" ; cause : « {clean(lines[-1], 200)} »" if lines else ""
+        return (
+            f"La lecture de {clean(self.source, 300)} s'est {how}{cause}. Les lignes non lues "
+            "n'ont pas été envoyées ; relancez l'envoi, et si cela se reproduit, « tdba-wizard "
+            "sync --dry-run » le vérifie."
+        )
 
     async def _frame(self) -> BatchFrame | EndFrame | Any | None:
         stdout = self.stdout
@@ -101,7 +145,8 @@ class _Reader:
             header = decode_header(await stdout.readexactly(size))
             body = await stdout.readexactly(header["size"]) if header["size"] else b""
             return decode(header, body)
-        except (asyncio.IncompleteReadError, ValueError, KeyError, TypeError):
+        except (asyncio.IncompleteReadError, asyncio.LimitOverrunError, ValueError, KeyError,
+                TypeError, IndexError):  # fmt: skip
             return None  # the child stopped, or wrote something else than frames
 
     def _end(self, frame: EndFrame) -> None:
@@ -110,6 +155,8 @@ class _Reader:
         report.rejected_locally = frame.rejected
         report.local_reasons = frame.reasons
         report.notes = frame.notes
+        report.attention = frame.attention
+        report.header = list(frame.header)
         if frame.error:
             report.errors.append(frame.error)
 
@@ -117,14 +164,19 @@ class _Reader:
         """Wait for the child; stop it first when its export was not read to the end."""
         if not self.ended and self.process.poll() is None:
             self.process.kill()  # e.g. the key was refused meanwhile: the rest is not sent
-        if self.transport is not None:
-            self.transport.close()
-        elif self.process.stdout is not None:
-            self.process.stdout.close()
+        for transport, pipe in (
+            (self.transport, self.process.stdout),
+            (self.stderr_transport, self.process.stderr),
+        ):
+            if transport is not None:
+                transport.close()
+            elif pipe is not None:
+                pipe.close()
         await asyncio.to_thread(self.process.wait)
 
 
 async def _sync_establishment(
+    report: EstablishmentReport,
     client: TdbaClient,
     establishment: Establishment,
     store: SecretStore,
@@ -132,19 +184,21 @@ async def _sync_establishment(
     options: SyncOptions,
     progress: ProgressCallback | None,
     readers: Callable[[], subprocess.Popen[bytes]],
-) -> EstablishmentReport:
-    report = EstablishmentReport(establishment.name, establishment.uai, establishment.siret)
+) -> None:
+    """Send one establishment's records; what happens goes into ``report`` as it happens (so
+    that a run stopped by its deadline still says what was done)."""
     started = time.perf_counter()
     source = establishment.source_path()
     report.source = str(source) if source else None
     reader: _Reader | None = None
+    run: Sender | None = None
     try:
         if source is not None:  # being read already, while the key is read and TDBA asked
             try:
                 process = readers()
             except OSError as error:
                 report.errors.append(f"Lecture impossible de {source} : {error}.")
-                return report
+                return
             reader = _Reader(
                 process,
                 source,
@@ -155,65 +209,165 @@ async def _sync_establishment(
             )
             await reader.start()
         try:
-            key = store.get(establishment.uai, establishment.siret).value
+            key = parse_api_key(
+                await asyncio.to_thread(
+                    lambda: store.get(establishment.uai, establishment.siret).value
+                )
+            )
         except SecretError as error:
             report.errors.append(error.message)
-            return report  # its reading is stopped (below), not left waiting until the end
+            return  # its reading is stopped (below), not left waiting until the end
+        except IdentifierError as error:
+            report.errors.append(f"Clé d'échange enregistrée mal formée : {error}")
+            return
         spool = Spool(spool_root / entry_name(establishment.uai, establishment.siret))
         run = Sender(client, key, report, spool, options, progress)
         if not options.dry_run:
+            pending = list(spool.pending())
+            for damaged in spool.quarantined:
+                report.warnings.append(
+                    f"Fichier en attente endommagé, mis de côté sans être envoyé : {damaged} "
+                    "(les dossiers qu'il contenait seront relus dans l'export)."
+                )
             # One cheap request first: a refused key or an unreachable TDBA stops here, before
             # anything is sent (the export is read again on the next run).
             checked = await run.retrying(lambda: client.check_key(key))
             if isinstance(checked, Failure):
                 report.errors.append(checked.explanation)
-                return report
-            for pending in spool.pending():
+                return
+            for kept in pending:
                 if run.stopped:
                     break
-                await run.submit(pending)
+                await run.submit(kept)
             await run.drain()
         if reader is None:
             report.errors.append(
                 "Aucun export (« source ») n'est indiqué pour cet établissement : ajoutez le "
                 "chemin du fichier produit par l'ERP."
             )
-            return report
+            return
         while not run.stopped and (batch := await reader.next()) is not None:
             await run.submit(batch)
         await run.drain()
-        return report
+    except asyncio.CancelledError:
+        if run is not None:
+            await asyncio.shield(run.abort())  # batches in flight are kept for the next run
+        raise
     finally:
         if reader is not None:
-            await reader.close()
+            await asyncio.shield(reader.close())
         report.duration = time.perf_counter() - started
         if progress is not None:
             progress(report.name, report.rows_read, report.sent, done=True)
 
 
+LOCK_GRACE = 600.0
+"""Seconds past its own deadline after which a run still holding the lock is stopped."""
+
+
 @contextmanager
-def sync_lock(state_dir: Path) -> Iterator[None]:
-    """Hold the run lock, or raise :class:`SyncLockedError` at once if another run holds it."""
+def sync_lock(state_dir: Path, deadline: float | None = None) -> Iterator[list[str]]:
+    """Hold the run lock; yield the warnings of taking it (a stuck run stopped).
+
+    The lock file says which process holds it, since when, and its deadline. A run that
+    still holds it well past that deadline is stuck (a hung disk, a stopped machine): it is
+    stopped and the lock taken over, said in the report. Otherwise :class:`SyncLockedError`
+    names the holder and its age.
+    """
     ensure_private_dir(state_dir)
     path = state_dir / "sync.lock"
     handle = path.open("a+")
+    warnings: list[str] = []
     try:
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            handle.seek(0)
-            holder = handle.read().strip() or "?"
-            raise SyncLockedError(
-                f"Un envoi est déjà en cours (processus {holder}) : celui-ci s'arrête sans rien "
-                "faire. Si aucun envoi ne tourne, le verrou sera libéré à la fin du processus."
-            ) from None
+            holder = _holder(handle)
+            warning = _take_over(handle, holder)
+            if warning is None:
+                raise SyncLockedError(_busy(holder)) from None
+            warnings.append(warning)
         handle.seek(0)
         handle.truncate()
-        handle.write(str(os.getpid()))
+        handle.write(
+            json.dumps(
+                {
+                    "pid": os.getpid(),
+                    "started": dt.datetime.now(dt.UTC).isoformat(),
+                    "deadline_seconds": deadline,
+                }
+            )
+        )
         handle.flush()
-        yield
+        yield warnings
     finally:
         handle.close()
+
+
+def _holder(handle: Any) -> dict[str, Any]:
+    handle.seek(0)
+    text = handle.read().strip()
+    try:
+        data = json.loads(text)
+    except ValueError:
+        return {"pid": int(text)} if text.isdigit() else {}
+    return data if isinstance(data, dict) else {}
+
+
+def _age(holder: dict[str, Any]) -> float | None:
+    try:
+        started = dt.datetime.fromisoformat(str(holder["started"]))
+    except (KeyError, ValueError):
+        return None
+    return (dt.datetime.now(dt.UTC) - started).total_seconds()
+
+
+def _describe(holder: dict[str, Any]) -> str:
+    pid = holder.get("pid", "?")
+    age = _age(holder)
+    since = f", depuis {age / 60:.0f} min" if age is not None else ""
+    return f"processus {pid}{since}"
+
+
+def _busy(holder: dict[str, Any]) -> str:
+    return (
+        f"Un envoi est déjà en cours ({_describe(holder)}) : celui-ci s'arrête sans rien faire. "
+        "S'il est bloqué, il sera arrêté par l'envoi suivant une fois son délai dépassé."
+    )
+
+
+def _is_ours(pid: int) -> bool:
+    """Return True when ``pid`` runs tdba-wizard (a recycled pid must never be killed)."""
+    try:
+        command = Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return False
+    return b"tdba" in command or b"tdba_wizard" in command
+
+
+def _take_over(handle: Any, holder: dict[str, Any]) -> str | None:
+    """Stop a run stuck past its deadline and take its lock; None when it is not stuck."""
+    age, deadline, pid = _age(holder), holder.get("deadline_seconds"), holder.get("pid")
+    if age is None or not isinstance(deadline, (int, float)) or not isinstance(pid, int):
+        return None
+    if age <= deadline + LOCK_GRACE or not _is_ours(pid):
+        return None
+    for sig, wait in ((signal.SIGTERM, 10.0), (signal.SIGKILL, 10.0)):
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, sig)
+        end = time.monotonic() + wait
+        while time.monotonic() < end:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                time.sleep(0.1)
+                continue
+            return (
+                f"L'envoi précédent ({_describe(holder)}) tenait encore le verrou bien après "
+                f"son délai ({deadline / 60:.0f} min) : il a été arrêté ({sig.name}) et "
+                "celui-ci a pris la suite."
+            )
+    return None
 
 
 async def run_sync(
@@ -227,27 +381,70 @@ async def run_sync(
     """Send every establishment's records; return the report (not yet written).
 
     ``readers`` may have started reading already (the command starts it before loading its
-    own modules); one is made here otherwise. Its processes are all stopped on return.
+    own modules); one is made here otherwise. Its processes are all stopped on return. Each
+    establishment has its deadline, the run has its own: past it, what is left is stopped
+    and said, never waited for.
     """
     options = options or SyncOptions()
     report = SyncReport(dt.datetime.now(dt.UTC), config.api.url, options.dry_run)
     if readers is None:
         readers = Readers()
+    began = time.monotonic()
     try:
-        readers.begin([e.source_path() for e in config.establishments], dry_run=options.dry_run)
+        readers.begin(
+            [e.source_path() for e in config.establishments],
+            dry_run=options.dry_run,
+            owners=[(e.uai, e.siret) for e in config.establishments],
+        )
         async with TdbaClient(config.api.url, max_connections=options.concurrency * 2) as client:
             for index, establishment in enumerate(config.establishments):
-                report.establishments.append(
-                    await _sync_establishment(
-                        client,
-                        establishment,
-                        store,
-                        state_dir / "spool",
-                        options,
-                        progress,
-                        functools.partial(readers.take, index),
-                    )
+                one = EstablishmentReport(
+                    establishment.name,
+                    establishment.uai,
+                    establishment.siret,
+                    dry_run=options.dry_run,
                 )
+                report.establishments.append(one)
+                left = None if options.deadline is None else options.deadline - (
+                    time.monotonic() - began
+                )  # fmt: skip
+                if left is not None and left <= 0:
+                    minutes = (options.deadline or 0) / 60
+                    one.errors.append(
+                        f"Non traité : le délai de l'envoi ({minutes:.0f} min) est dépassé. Ses "
+                        "dossiers partiront au prochain envoi."
+                    )
+                    continue
+                limit = min(
+                    (t for t in (left, options.establishment_deadline) if t is not None),
+                    default=None,
+                )
+                try:
+                    await asyncio.wait_for(
+                        _sync_establishment(
+                            one,
+                            client,
+                            establishment,
+                            store,
+                            state_dir / "spool",
+                            options,
+                            progress,
+                            functools.partial(readers.take, index),
+                        ),
+                        limit,
+                    )
+                except TimeoutError:
+                    one.errors.append(
+                        f"Délai dépassé ({(limit or 0) / 60:.0f} min) : l'envoi de cet "
+                        "établissement a été arrêté. Les lots en cours sont gardés ; le reste "
+                        "sera relu dans l'export au prochain envoi."
+                    )
+                except Exception as error:  # one establishment's failure stops only its own
+                    one.errors.append(
+                        f"Erreur inattendue pendant l'envoi ({type(error).__name__}) : les "
+                        "autres établissements continuent ; relancez, et si cela se reproduit "
+                        "signalez-le avec le rapport."
+                    )
     finally:
         readers.close()
     report.finished_at = dt.datetime.now(dt.UTC)

@@ -57,3 +57,39 @@ def preflight(config_path: Path, state_dir: Path) -> list[PreflightLine]:
     else:
         lines.append(PreflightLine(False, f"Dossier d'état non inscriptible : {state_dir}"))
     return lines
+
+
+MIN_FREE_BYTES = 50 * 1024 * 1024
+
+
+def state_dir_problem(state_dir: Path, needed: int = MIN_FREE_BYTES) -> str | None:
+    """Return why the state directory cannot hold the spool and the reports, or None.
+
+    Checked before any export is read: a run that could neither keep undelivered batches nor
+    write its report must not start sending.
+    """
+    from tdba_wizard.files import ensure_private_dir, write_private_atomic
+
+    try:
+        ensure_private_dir(state_dir)
+        probe = state_dir / ".ecriture-possible"
+        write_private_atomic(probe, b"ok\n")
+        probe.unlink()
+    except OSError as error:
+        return (
+            f"Le dossier d'état {state_dir} n'est pas inscriptible ({error.strerror or error}) : "
+            "ni les rapports ni les dossiers non transmis ne pourraient y être gardés. Rien n'a "
+            "été envoyé."
+        )
+    try:
+        info = os.statvfs(state_dir)
+    except OSError:
+        return None
+    free = info.f_bavail * info.f_frsize
+    if free < needed:
+        return (
+            f"Plus assez de place dans {state_dir} : {free // (1024 * 1024)} Mo libres, il en "
+            f"faut au moins {needed // (1024 * 1024)} pour les rapports et les dossiers à "
+            "garder. Rien n'a été envoyé."
+        )
+    return None

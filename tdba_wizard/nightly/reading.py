@@ -4,10 +4,13 @@ Parsing the export, validating every row and encoding the records is CPU-bound P
 in a child process (``python -m tdba_wizard.nightly.reading``), it takes a second core while
 the job's own process sends the batches and reads TDBA's answers. :class:`Readers` starts
 each child ahead of its turn: it loads its modules, then reads from its standard input the
-one line that says which export to read (JSON: ``path``, ``dry_run``, ``max_bytes``; for a
-manual run, ``python -m tdba_wizard.nightly.reading PATH`` takes it from the command line
-instead). The child never sees a key, and it writes nothing but frames
-(:mod:`tdba_wizard.nightly.frames`) on its standard output.
+one line that says which export to read (JSON: ``path``, ``dry_run``, ``max_bytes``, and
+``owner``, the establishment's UAI and SIRET; for a manual run, ``python -m
+tdba_wizard.nightly.reading PATH`` takes it from the command line instead). The child never
+sees a key, and it writes nothing but frames (:mod:`tdba_wizard.nightly.frames`) on its
+standard output. Whatever stops it, it says why in its last frame, in French; what it writes
+on its standard error (a traceback) is read by the job, which names the cause when the child
+could not.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ import contextlib
 import json
 import subprocess
 import sys
+import traceback
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from itertools import islice
@@ -25,6 +29,7 @@ from typing import TYPE_CHECKING, Any, BinaryIO, cast
 
 from tdba_wizard.nightly.batches import encode_batches
 from tdba_wizard.nightly.frames import (
+    ERP_ID_SHOWN,
     BatchFrame,
     EndFrame,
     Groups,
@@ -35,6 +40,7 @@ from tdba_wizard.nightly.frames import (
 from tdba_wizard.wire import MAX_BATCH_BYTES, MAX_BATCH_ITEMS
 
 if TYPE_CHECKING:
+    from tdba_wizard.nightly.exports import Findings
     from tdba_wizard.records.dossier import FieldError
     from tdba_wizard.records.rows import RowValidator
 
@@ -46,19 +52,35 @@ ROW_BLOCK = 250  # rows read and validated together
 
 @dataclass
 class Tally:
-    """What reading an export found: rows read, rows refused locally and why, and the values
-    TDBA will change without refusing them."""
+    """What reading an export found: rows read, rows refused locally and why, the values
+    TDBA will change without refusing them, and the rows it will not attach as expected."""
 
     rows_read: int = 0
     rejected: int = 0
     reasons: Groups = field(default_factory=dict)
     notes: Groups = field(default_factory=dict)
+    attention: Groups = field(default_factory=dict)
+    missing: frozenset[str] = frozenset()
+    """Required columns the export lacks: said once in the header, not once per row."""
 
     def reject(self, errors: list[FieldError], line: int, erp_id: str | None) -> None:
         self.rejected += 1
+        said = set()
         for error in errors:
-            reason = f"{'.'.join(error.path) or 'ligne'} : {error.message}"
-            self.reasons.setdefault(reason, ReasonGroup()).add(line, erp_id)
+            name = ".".join(error.path)
+            if name in self.missing:
+                reason = "colonne(s) obligatoire(s) absente(s) de l'export (voir l'en-tête)"
+            else:
+                reason = f"{name or 'ligne'} : {error.message}"
+            if reason not in said:
+                said.add(reason)
+                self.reasons.setdefault(reason, ReasonGroup()).add(line, erp_id)
+
+    def refuse(self, line: int, reason: str, erp_id: str | None) -> None:
+        """A record the reader itself could not take (its shape, its encoding)."""
+        self.rows_read += 1
+        self.rejected += 1
+        self.reasons.setdefault(reason, ReasonGroup()).add(line, erp_id)
 
     def note(self, notes: list[tuple[str, str]], line: int, erp_id: str | None) -> None:
         for name, note in notes:
@@ -69,28 +91,105 @@ class Tally:
 Block = tuple[list[dict[str, Any]], list[tuple[int, str | None]]]
 
 
-def read_and_validate(path: Path, tally: Tally) -> Iterator[Block]:
+def read_and_validate(
+    path: Path, tally: Tally, findings: Findings, attach: Attachment | None = None
+) -> Iterator[Block]:
     """Yield the valid rows a block at a time; count the others and group their reasons."""
-    from tdba_wizard.nightly.exports import cell_converter, read_csv, read_csv_cells, reader_for
+    from tdba_wizard.nightly.exports import (
+        cell_converter,
+        read_csv,
+        read_csv_cells,
+        reader_for,
+        rows_of_cells,
+    )
     from tdba_wizard.records.compiled import unchanged_cells
     from tdba_wizard.records.rows import RowValidator, judge_values
 
+    attach = attach or Attachment(None)
     reader = reader_for(path)
     if reader is read_csv:
-        header, cells = read_csv_cells(path)
+        header, cells = read_csv_cells(path, findings)
+        tally.missing = findings.missing
         if len(set(header)) == len(header):  # the fast path, for the usual export
             validator = RowValidator(header, cell_converter, unchanged_cells)
-            yield from _validate_cells(validator, cells, tally)
+            yield from _validate_cells(validator, cells, tally, attach)
             return
-    rows = reader(path)
+        rows = rows_of_cells(header, cells)  # repeated names, none of them TDBA's
+    else:
+        rows = reader(path, findings)
     while block := list(islice(rows, ROW_BLOCK)):
+        tally.missing = findings.missing
         checked = []
         for row in block:
             judged = judge_values(row.values)
             checked.append(
                 (row.line, judged.output, judged.errors, judged.notes, _erp_given(row.values))
             )
-        yield _keep_valid(checked, tally)
+        yield _keep_valid(checked, tally, attach)
+
+
+class Attachment:
+    """Rows TDBA will accept but not attach as expected: a partner's UAI whose check letter
+    is wrong or a SIRET whose key does not check (TDBA will not find the organisme), and
+    rows where neither the responsable nor the formateur is the establishment being sent."""
+
+    UAI = ("etablissement_responsable_uai", "etablissement_formateur_uai")
+    SIRET = ("etablissement_responsable_siret", "etablissement_formateur_siret")
+
+    def __init__(self, owner: tuple[str, str] | None) -> None:
+        self.owner = owner
+        self._seen: dict[tuple[str, Any], tuple[Any, str | None]] = {}
+
+    def _judge(self, name: str, value: Any) -> tuple[Any, str | None]:
+        """Return the value as TDBA stores it, and what is wrong with it (None: nothing)."""
+        key = (name, value)
+        found = self._seen.get(key)
+        if found is None:
+            from tdba_wizard.identifiers import (
+                IdentifierError,
+                parse_uai,
+                siret_checksum_valid,
+            )
+            from tdba_wizard.records.dossier import FIELDS
+            from tdba_wizard.text import clean
+
+            stored = FIELDS[name].rule(value).value
+            problem = None
+            if name in self.UAI:
+                try:
+                    parse_uai(str(stored))
+                except IdentifierError:
+                    problem = f"{name} : {clean(stored, 20)} n'a pas la bonne lettre clé"
+            elif not siret_checksum_valid(str(stored)):
+                problem = f"{name} : le SIRET {clean(stored, 20)} a une clé de contrôle fausse"
+            found = (stored, problem)
+            if len(self._seen) < 4096:
+                self._seen[key] = found
+        return found
+
+    def check(self, record: dict[str, Any]) -> list[str]:
+        """Return what TDBA will do otherwise than expected with a valid record."""
+        reasons = []
+        stored = {}
+        for name in (*self.UAI, *self.SIRET):
+            stored[name], problem = self._judge(name, record.get(name))
+            if problem is not None:
+                reasons.append(problem + " : TDBA ne trouvera pas l'établissement")
+        owner = self.owner
+        if owner is not None:
+            uai, siret = owner
+            responsable = (stored[self.UAI[0]], stored[self.SIRET[0]])
+            formateur = (stored[self.UAI[1]], stored[self.SIRET[1]])
+            if responsable != (uai, siret) and formateur != (uai, siret):
+                reasons.append(
+                    f"ni le responsable ni le formateur n'est UAI {uai} / SIRET {siret} : le "
+                    "dossier sera rattaché à un autre établissement"
+                )
+        return reasons
+
+    def note(self, tally: Tally, record: dict[str, Any], line: int, erp_id: str | None) -> None:
+        for reason in self.check(record):
+            tally.attention.setdefault(reason, ReasonGroup()).add(line, erp_id)
 
 
 def _erp_given(values: dict[str, Any]) -> str | None:
@@ -106,6 +205,7 @@ def _erp_given(values: dict[str, Any]) -> str | None:
 def _keep_valid(
     rows: Iterable[tuple[int, dict[str, Any], list[FieldError], list[tuple[str, str]], str | None]],
     tally: Tally,
+    attach: Attachment,
 ) -> Block:
     """Return the valid rows of (line, record, errors, notes, ERP id as given); count the
     others, and note what TDBA will change."""
@@ -118,13 +218,24 @@ def _keep_valid(
             continue
         if notes:
             tally.note(notes, line, erp_id)
+        attach.note(tally, record, line, erp_id)
         records.append(record)
-        refs.append((line, erp_id))
+        refs.append((line, _ref(erp_id)))
     return records, refs
 
 
+def _ref(erp_id: str | None) -> str | None:
+    """The ERP id a batch carries for the report: bounded (a 20 MB cell stays in the file)."""
+    if erp_id is None or len(erp_id) <= ERP_ID_SHOWN:
+        return erp_id
+    return erp_id[:ERP_ID_SHOWN] + "…"
+
+
 def _validate_cells(
-    validator: RowValidator, rows: Iterator[tuple[int, list[str]]], tally: Tally
+    validator: RowValidator,
+    rows: Iterator[tuple[int, list[str]]],
+    tally: Tally,
+    attach: Attachment,
 ) -> Iterator[Block]:
     while block := list(islice(rows, ROW_BLOCK)):
         lines = [line for line, _ in block]
@@ -133,7 +244,9 @@ def _validate_cells(
         if not checked.errors and not checked.notes and None not in checked.records:
             valid = cast(list[dict[str, Any]], checked.records)  # the usual block: all valid
             tally.rows_read += len(valid)
-            erp_ids = [validator.erp_id(row) for row in cells]
+            erp_ids = [_ref(validator.erp_id(row)) for row in cells]
+            for record, line, erp_id in zip(valid, lines, erp_ids, strict=True):
+                attach.note(tally, record, line, erp_id)
             yield valid, list(zip(lines, erp_ids, strict=True))
             continue
         rows_checked = (
@@ -147,19 +260,32 @@ def _validate_cells(
             for index, record in enumerate(checked.records)
             if record is not None  # None: an empty line
         )
-        yield _keep_valid(rows_checked, tally)
+        yield _keep_valid(rows_checked, tally, attach)
 
 
-def stream(path: Path, out: BinaryIO, *, dry_run: bool, max_bytes: int) -> None:
-    """Read, validate and encode the export at ``path``, written as frames on ``out``."""
-    from tdba_wizard.nightly.exports import SourceError
+def stream(
+    path: Path,
+    out: BinaryIO,
+    *,
+    dry_run: bool,
+    max_bytes: int,
+    owner: tuple[str, str] | None = None,
+) -> None:
+    """Read, validate and encode the export at ``path``, written as frames on ``out``.
+
+    Whatever stops the reading, the last frame says why (in French), with what was read.
+    """
+    from tdba_wizard.nightly.exports import Findings, SourceError
 
     tally = Tally()
+    findings = Findings()
     records: list[dict[str, Any]] = []  # read, not written yet
     refs: list[tuple[int, str | None]] = []
     error = None
     try:
-        for block_records, block_refs in read_and_validate(path, tally):
+        for block_records, block_refs in read_and_validate(
+            path, tally, findings, Attachment(owner)
+        ):
             if not dry_run:
                 records += block_records
                 refs += block_refs
@@ -173,11 +299,40 @@ def stream(path: Path, out: BinaryIO, *, dry_run: bool, max_bytes: int) -> None:
         error = failure.message
     except BrokenPipeError:
         raise  # the job stopped reading: no last frame to write
-    except OSError as failure:
-        error = f"Lecture impossible de {path} : {failure.strerror}."
-
-    end = EndFrame(tally.rows_read, tally.rejected, tally.reasons, tally.notes, error)
+    except Exception as failure:  # said in French below; the traceback goes to stderr
+        error = read_failure(path, failure, tally.rows_read)
+        traceback.print_exc(file=sys.stderr)
+    for line, reason, erp_id in findings.rejected:
+        tally.refuse(line, reason, erp_id)
+    findings.finish()
+    end = EndFrame(
+        tally.rows_read,
+        tally.rejected,
+        tally.reasons,
+        tally.notes,
+        error,
+        tally.attention,
+        findings.header,
+    )
     write_frame(out, end)
+
+
+def read_failure(path: Path, failure: BaseException, rows: int) -> str:
+    """Say in French why reading stopped (the records after that point are not sent)."""
+    from tdba_wizard.text import clean
+
+    where = f"Lecture de {path} interrompue après {rows} ligne(s) lue(s)"
+    if isinstance(failure, RecursionError):
+        cause = "structure JSON trop imbriquée pour être lue"
+    elif isinstance(failure, MemoryError):
+        cause = "mémoire insuffisante"
+    elif isinstance(failure, UnicodeError):
+        cause = f"caractères illisibles ({clean(failure, 120)})"
+    elif isinstance(failure, OSError):
+        cause = f"erreur du système de fichiers ({failure.strerror or type(failure).__name__})"
+    else:
+        cause = f"erreur inattendue ({type(failure).__name__} : {clean(failure, 120)})"
+    return f"{where} : {cause}. Les lignes suivantes n'ont pas été envoyées."
 
 
 def _write_batches(
@@ -204,7 +359,9 @@ def _spawn() -> subprocess.Popen[bytes] | None:
             reader_command(),
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
-            stderr=subprocess.DEVNULL,  # it could quote the export: never shown
+            # Read by the job while it reads the frames (never blocks the child); it may quote
+            # the export, so only its last line, cleaned, reaches a report.
+            stderr=subprocess.PIPE,
         )
     except OSError:
         return None  # told when the export is to be read (Readers.take)
@@ -223,11 +380,19 @@ class Readers:
         self.max_bytes = max_bytes
         self._spare = _spawn()
         self._sources: list[Path | None] | None = None
+        self._owners: list[tuple[str, str] | None] = []
         self._dry_run = False
         self._started: dict[int, subprocess.Popen[bytes]] = {}
 
-    def begin(self, sources: Sequence[Path | None], *, dry_run: bool) -> None:
-        """Take the run's exports (None: no export), in order; the first is read at once.
+    def begin(
+        self,
+        sources: Sequence[Path | None],
+        *,
+        dry_run: bool,
+        owners: Sequence[tuple[str, str] | None] | None = None,
+    ) -> None:
+        """Take the run's exports (None: no export), in order, and the (UAI, SIRET) of the
+        establishment each belongs to; the first is read at once.
 
         Does nothing when given the same run again.
         """
@@ -236,6 +401,7 @@ class Readers:
                 raise ValueError("the exports of a run are given once")
             return
         self._sources, self._dry_run = list(sources), dry_run
+        self._owners = list(owners) if owners is not None else [None] * len(sources)
         if self._sources and self._sources[0] is not None:
             with contextlib.suppress(OSError):  # take() tries again; the report says why
                 self._started[0] = self._order(0)
@@ -260,6 +426,7 @@ class Readers:
             "path": str(self._sources[index]),
             "dry_run": self._dry_run,
             "max_bytes": self.max_bytes,
+            "owner": self._owners[index] if index < len(self._owners) else None,
         }
         assert process.stdin is not None
         try:
@@ -277,7 +444,7 @@ class Readers:
         for process in waiting:
             process.kill()
             process.wait()
-            for pipe in (process.stdin, process.stdout):
+            for pipe in (process.stdin, process.stdout, process.stderr):
                 if pipe is not None:
                     pipe.close()
 
@@ -299,6 +466,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--max-bytes", type=int, default=MAX_BATCH_BYTES)
     args = parser.parse_args(argv)
     try:
+        owner = None
         if args.path is None:
             _preload()
             line = sys.stdin.buffer.readline()
@@ -306,9 +474,11 @@ def main(argv: list[str] | None = None) -> int:
                 return 0  # not needed after all (the job stopped, or had no export for it)
             order = json.loads(line)
             path, dry_run, max_bytes = Path(order["path"]), order["dry_run"], order["max_bytes"]
+            if order.get("owner"):
+                owner = (str(order["owner"][0]), str(order["owner"][1]))
         else:
             path, dry_run, max_bytes = args.path, args.dry_run, args.max_bytes
-        stream(path, sys.stdout.buffer, dry_run=dry_run, max_bytes=max_bytes)
+        stream(path, sys.stdout.buffer, dry_run=dry_run, max_bytes=max_bytes, owner=owner)
     except (BrokenPipeError, KeyboardInterrupt):
         return 1  # the job stopped reading (a refused key, Ctrl+C): it reports on its side
     return 0
