@@ -249,12 +249,13 @@ def text_lines(path: Path, findings: Findings) -> Iterator[str]:
                 text = raw.decode("utf-8")
                 recoded = False
             except UnicodeDecodeError:
-                recoded = True
                 try:
                     text = raw.decode("cp1252")
-                except UnicodeDecodeError:
+                    recoded = True
+                except UnicodeDecodeError:  # in neither: its record is refused, not garbled
                     text = raw.decode("cp1252", errors="replace")
                     findings.undecodable.add(number + 1)
+                    recoded = False
             pieces = _LONE_CR.split(text) if "\r" in text and _LONE_CR.search(text) else [text]
             if len(pieces) > 1:  # old Mac line endings (a lone \r)
                 pieces = ["".join(pieces[i : i + 2]) for i in range(0, len(pieces), 2)]

@@ -15,6 +15,7 @@ A reading process that stops without an ``end`` frame has failed; the job says s
 
 from __future__ import annotations
 
+import json
 import struct
 from dataclasses import dataclass, field
 from typing import Any, BinaryIO
@@ -119,7 +120,10 @@ def write_frame(out: BinaryIO, frame: Frame) -> None:
 
 def decode_header(data: bytes) -> dict[str, Any]:
     """Return a frame's header (raises ValueError when it is not a frame header)."""
-    header = orjson.loads(data)
+    try:
+        header = orjson.loads(data)
+    except orjson.JSONDecodeError:  # e.g. a lone surrogate escaped in an ERP id: json takes it
+        header = json.loads(data)
     if not isinstance(header, dict) or not isinstance(header.get("size"), int):
         raise ValueError("not a frame header")
     return header

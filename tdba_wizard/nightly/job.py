@@ -51,6 +51,12 @@ class SyncLockedError(TdbaError):
     title = "Envoi déjà en cours"
 
 
+class SyncLockError(TdbaError):
+    """The run lock cannot be created (the state directory is unusable)."""
+
+    title = "Envoi impossible"
+
+
 class _Reader:
     """The export, read by a child process (:mod:`~tdba_wizard.nightly.reading`): its
     batches in turn.
@@ -107,16 +113,19 @@ class _Reader:
             if isinstance(frame, EndFrame):
                 self._end(frame)
                 return None
-        if self.process.poll() is None:  # it wrote something else than a frame
+        garbled = self.process.poll() is None  # it wrote something else than a frame
+        if garbled:
             self.process.kill()
         code = await asyncio.to_thread(self.process.wait)
         await asyncio.sleep(0.05)  # the last of its standard error
-        self.report.errors.append(self._stopped(code))
+        self.report.errors.append(self._stopped(code, garbled))
         return None
 
-    def _stopped(self, code: int) -> str:
+    def _stopped(self, code: int, garbled: bool = False) -> str:
         """Say why the child stopped without its last frame, as far as it can be known."""
-        if code < 0:
+        if garbled:
+            how = "arrêtée : le processus de lecture a écrit autre chose que des lots"
+        elif code < 0:
             try:
                 name = signal.Signals(-code).name
             except ValueError:
@@ -276,7 +285,13 @@ def sync_lock(state_dir: Path, deadline: float | None = None) -> Iterator[list[s
     """
     ensure_private_dir(state_dir)
     path = state_dir / "sync.lock"
-    handle = path.open("a+")
+    try:
+        handle = path.open("a+b", buffering=0)  # unbuffered: no write left for close()
+    except OSError as error:
+        raise SyncLockError(
+            f"Verrou de l'envoi impossible à créer dans {state_dir} ({error.strerror}) : rien "
+            "n'a été envoyé."
+        ) from None
     warnings: list[str] = []
     try:
         try:
@@ -287,18 +302,17 @@ def sync_lock(state_dir: Path, deadline: float | None = None) -> Iterator[list[s
             if warning is None:
                 raise SyncLockedError(_busy(holder)) from None
             warnings.append(warning)
-        handle.seek(0)
-        handle.truncate()
-        handle.write(
-            json.dumps(
-                {
-                    "pid": os.getpid(),
-                    "started": dt.datetime.now(dt.UTC).isoformat(),
-                    "deadline_seconds": deadline,
-                }
-            )
-        )
-        handle.flush()
+        holder = {
+            "pid": os.getpid(),
+            "started": dt.datetime.now(dt.UTC).isoformat(),
+            "deadline_seconds": deadline,
+        }
+        try:
+            handle.seek(0)
+            handle.truncate()
+            handle.write(json.dumps(holder).encode("utf-8"))
+        except OSError:  # a full disk: the lock is held all the same (flock), just not named
+            pass
         yield warnings
     finally:
         handle.close()
@@ -306,7 +320,7 @@ def sync_lock(state_dir: Path, deadline: float | None = None) -> Iterator[list[s
 
 def _holder(handle: Any) -> dict[str, Any]:
     handle.seek(0)
-    text = handle.read().strip()
+    text = handle.read().decode("utf-8", errors="replace").strip()
     try:
         data = json.loads(text)
     except ValueError:

@@ -25,7 +25,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from itertools import islice
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, BinaryIO, cast
+from typing import TYPE_CHECKING, Any, BinaryIO, TypeVar, cast
 
 from tdba_wizard.nightly.batches import encode_batches
 from tdba_wizard.nightly.frames import (
@@ -37,6 +37,7 @@ from tdba_wizard.nightly.frames import (
     ReasonGroup,
     write_frame,
 )
+from tdba_wizard.text import clean
 from tdba_wizard.wire import MAX_BATCH_BYTES, MAX_BATCH_ITEMS
 
 if TYPE_CHECKING:
@@ -117,7 +118,7 @@ def read_and_validate(
         rows = rows_of_cells(header, cells)  # repeated names, none of them TDBA's
     else:
         rows = reader(path, findings)
-    while block := list(islice(rows, ROW_BLOCK)):
+    for block in _blocks(rows):
         tally.missing = findings.missing
         checked = []
         for row in block:
@@ -192,6 +193,27 @@ class Attachment:
             tally.attention.setdefault(reason, ReasonGroup()).add(line, erp_id)
 
 
+T = TypeVar("T")
+
+
+def _blocks(rows: Iterator[T]) -> Iterator[list[T]]:
+    """Yield the rows a block at a time; when reading fails midway, the rows read before the
+    failure are yielded first (they are sent), then the failure is raised (it is said)."""
+    while True:
+        block: list[T] = []
+        failure: Exception | None = None
+        try:
+            block.extend(islice(rows, ROW_BLOCK))
+        except Exception as error:
+            failure = error
+        if block:
+            yield block
+        if failure is not None:
+            raise failure
+        if len(block) < ROW_BLOCK:
+            return
+
+
 def _erp_given(values: dict[str, Any]) -> str | None:
     from tdba_wizard.records.js import to_string, trim
 
@@ -225,10 +247,11 @@ def _keep_valid(
 
 
 def _ref(erp_id: str | None) -> str | None:
-    """The ERP id a batch carries for the report: bounded (a 20 MB cell stays in the file)."""
-    if erp_id is None or len(erp_id) <= ERP_ID_SHOWN:
-        return erp_id
-    return erp_id[:ERP_ID_SHOWN] + "…"
+    """The ERP id a batch carries for the report: bounded (a 20 MB cell stays in the file)
+    and printable (control characters and lone surrogates escaped)."""
+    if erp_id is None:
+        return None
+    return clean(erp_id, ERP_ID_SHOWN)
 
 
 def _validate_cells(
@@ -237,7 +260,7 @@ def _validate_cells(
     tally: Tally,
     attach: Attachment,
 ) -> Iterator[Block]:
-    while block := list(islice(rows, ROW_BLOCK)):
+    for block in _blocks(rows):
         lines = [line for line, _ in block]
         cells = [row for _, row in block]
         checked = validator.validate_rows(cells)
@@ -294,7 +317,6 @@ def stream(
                 continue
             _write_batches(out, records[:MAX_BATCH_ITEMS], refs[:MAX_BATCH_ITEMS], tally, max_bytes)
             records, refs = records[MAX_BATCH_ITEMS:], refs[MAX_BATCH_ITEMS:]
-        _write_batches(out, records, refs, tally, max_bytes)
     except SourceError as failure:
         error = failure.message
     except BrokenPipeError:
@@ -302,6 +324,7 @@ def stream(
     except Exception as failure:  # said in French below; the traceback goes to stderr
         error = read_failure(path, failure, tally.rows_read)
         traceback.print_exc(file=sys.stderr)
+    _write_batches(out, records, refs, tally, max_bytes)  # what was read before a failure too
     for line, reason, erp_id in findings.rejected:
         tally.refuse(line, reason, erp_id)
     findings.finish()

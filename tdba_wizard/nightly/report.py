@@ -249,8 +249,10 @@ def render_text(report: SyncReport, timezone: str = "Europe/Paris") -> str:
             lines.append(f"  ✖ {clean(error, 500)}")
         for warning in e.warnings:
             lines.append(f"  ⚠ {clean(warning, 500)}")
+        shown = {*e.errors, *e.warnings, *e.header}
+        summary = [clean(r, 500) for r in reasons if r not in shown]
         if level != "OK":
-            lines.append(f"  Verdict {level} : " + " ".join(clean(r, 500) for r in reasons[:3]))
+            lines.append(f"  Verdict {level}" + (" : " + " ".join(summary) if summary else "."))
         lines.append(f"  Durée : {_seconds(e.duration)}")
     return "\n".join(lines) + "\n"
 
