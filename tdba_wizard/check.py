@@ -25,6 +25,7 @@ from tdba_wizard.paths import credentials_path
 from tdba_wizard.schedule import (
     Crontab,
     ScheduleError,
+    cron_daemon_running,
     cron_environment,
     installed_lines,
     installed_program,
@@ -38,7 +39,7 @@ from tdba_wizard.secrets import (
     fingerprint,
     installation_salt,
 )
-from tdba_wizard.state import last_sync_entry, load_last_sync
+from tdba_wizard.state import last_sync_entry, read_last_sync
 
 SCHEMA = "tdba-wizard/check/1"
 WARN_AFTER = dt.timedelta(days=2)
@@ -247,14 +248,52 @@ def check_key_copies(establishment: Establishment, store: SecretStore) -> Check 
     return None
 
 
+def _when(moment: dt.datetime, timezone: str) -> str:
+    """Return a moment in the configured zone, named: « le 02/12/2026 à 23:00 (Europe/Paris) »."""
+    from zoneinfo import ZoneInfo
+
+    local = moment.astimezone(ZoneInfo(timezone))
+    return f"le {local:%d/%m/%Y à %H:%M} ({timezone})"
+
+
+def _moment(value: Any) -> dt.datetime | None:
+    try:
+        moment = dt.datetime.fromisoformat(str(value))
+    except ValueError:
+        return None
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=dt.UTC)
+
+
 def check_last_sync(
-    establishment: Establishment, last: dict[str, Any], now: dt.datetime
+    establishment: Establishment,
+    last: dict[str, Any],
+    now: dt.datetime,
+    timezone: str = "Europe/Paris",
 ) -> list[Check]:
-    """Age of the last successful sync, and the 12-month revocation horizon."""
+    """The last run's verdict, the age of the last successful sync, and the 12-month
+    revocation horizon."""
     entry = last_sync_entry(last, establishment.uai, establishment.siret)
-    if entry is None or not entry.get("last_success"):
+    checks: list[Check] = []
+    if entry is not None and entry.get("verdict") in ("WARNING", "CRITICAL"):
+        attempt = _moment(entry.get("last_attempt"))
+        when = f" ({_when(attempt, timezone)})" if attempt else ""
+        reasons = [str(r) for r in entry.get("reasons", []) if isinstance(r, str)][:3]
+        figures = {k: entry.get(k) for k in ("rows_read", "rejected_locally", "rejected_by_tdba",
+                                              "accepted", "spooled")}  # fmt: skip
+        checks.append(
+            Check(
+                "last_run",
+                NagiosCode.CRITICAL if entry["verdict"] == "CRITICAL" else NagiosCode.WARNING,
+                f"Dernier envoi{when} : {entry['verdict']} — " + " ".join(reasons),
+                "Lisez son rapport : dossier d'état, reports/ (les lignes et les "
+                "id_erp_apprenant concernés y sont).",
+                figures,
+            )
+        )
+    success = _moment(entry.get("last_success")) if entry is not None else None
+    if success is None:
         attempted = entry is not None and entry.get("last_attempt")
-        return [
+        checks.append(
             Check(
                 "last_sync",
                 NagiosCode.CRITICAL if attempted else NagiosCode.WARNING,
@@ -262,9 +301,8 @@ def check_last_sync(
                 "Lancez « tdba-wizard sync » et lisez son rapport ; installez la tâche de nuit "
                 "(« tdba-wizard schedule install »).",
             )
-        ]
-    checks: list[Check] = []
-    success = dt.datetime.fromisoformat(entry["last_success"])
+        )
+        return checks
     age = now - success
     figures = {"last_sync_age_hours": round(age.total_seconds() / 3600, 1)}
     if age > CRITICAL_AFTER:
@@ -274,11 +312,17 @@ def check_last_sync(
     else:
         status, fix = NagiosCode.OK, None
     checks.append(
-        Check("last_sync", status, f"Dernier envoi réussi il y a {_age(age)}.", fix, figures)
+        Check(
+            "last_sync",
+            status,
+            f"Dernier envoi réussi {_when(success, timezone)}, il y a {_age(age)}.",
+            fix,
+            figures,
+        )
     )
-    transmitted = entry.get("last_transmission")
-    if transmitted:
-        silence = now - dt.datetime.fromisoformat(transmitted)
+    transmitted = _moment(entry.get("last_transmission")) if entry is not None else None
+    if transmitted is not None:
+        silence = now - transmitted
         if silence > REVOCATION_WARNING:
             checks.append(
                 Check(
@@ -291,6 +335,56 @@ def check_last_sync(
                 )
             )
     return checks
+
+
+def check_export(establishment: Establishment) -> Check:
+    """Is the export the nightly job reads there, and readable?"""
+    path = establishment.source_path()
+    if path is None:
+        return Check(
+            "export",
+            NagiosCode.CRITICAL,
+            "Aucun export indiqué (« source ») : la tâche de nuit n'a rien à envoyer.",
+            "Indiquez le chemin du fichier produit par l'ERP (« e » dans l'assistant).",
+        )
+    try:
+        with path.open("rb") as handle:
+            handle.read(1)
+        info = path.stat()
+    except FileNotFoundError:
+        return Check(
+            "export",
+            NagiosCode.CRITICAL,
+            f"Export introuvable : {path}.",
+            "Vérifiez que l'ERP produit bien son export à cet endroit, et le chemin « source ».",
+        )
+    except OSError as error:
+        return Check(
+            "export",
+            NagiosCode.CRITICAL,
+            f"Export illisible : {path} ({error.strerror}).",
+            "Donnez à l'utilisateur de la tâche de nuit le droit de le lire.",
+        )
+    modified = dt.datetime.fromtimestamp(info.st_mtime, dt.UTC)
+    return Check(
+        "export",
+        NagiosCode.OK,
+        f"Export présent : {path} ({info.st_size} octets).",
+        figures={"bytes": info.st_size, "modified": modified.isoformat()},
+    )
+
+
+def check_report_mail(last: dict[str, Any]) -> Check | None:
+    """Did the last run's report e-mail go? (None: nothing to say)"""
+    failed = [str(w) for w in last.get("warnings", []) if "Compte rendu non envoyé" in str(w)]
+    if not failed:
+        return None
+    return Check(
+        "report_mail",
+        NagiosCode.WARNING,
+        f"Le compte rendu du dernier envoi n'a pas été envoyé par e-mail : {failed[0]}",
+        "Vérifiez la section [schedule.smtp] de la configuration (serveur, port, identifiant).",
+    )
 
 
 async def check_remote(
@@ -381,7 +475,15 @@ def check_schedule(config: Config, config_path: Path, state: Path) -> Check:
             "Aucune tâche de nuit installée.",
             "« tdba-wizard schedule install »",
         )
-    program = installed_program(lines[0])
+    try:
+        program = installed_program(lines[0])
+    except ValueError:
+        return Check(
+            "schedule",
+            NagiosCode.WARNING,
+            "Le bloc tdba-wizard de la crontab est abîmé (guillemets déséquilibrés).",
+            "« tdba-wizard schedule install » le réécrit.",
+        )
     if not program or not os.access(program, os.X_OK):
         return Check(
             "schedule",
@@ -396,6 +498,15 @@ def check_schedule(config: Config, config_path: Path, state: Path) -> Check:
             NagiosCode.WARNING,
             "La tâche de nuit installée diffère de la configuration (heure ou chemins).",
             "« tdba-wizard schedule install » la remet d'accord.",
+        )
+    if cron_daemon_running() is False:
+        return Check(
+            "schedule",
+            NagiosCode.WARNING,
+            f"Tâche de nuit installée (chaque jour à {when.hhmm}, {when.timezone}), mais aucun "
+            "démon cron ne tourne sur cette machine : elle ne partira pas.",
+            "Démarrez cron (« systemctl enable --now cron » sous Debian), ou planifiez "
+            "« tdba-wizard sync » autrement.",
         )
     return Check(
         "schedule",
@@ -431,8 +542,13 @@ def compare_keys(
             "Depuis cron, la clé lue n'est pas celle de votre session pour "
             + ", ".join(f"« {n} »" for n in different)
             + " : la tâche de nuit enverrait avec une autre clé.",
-            "Enregistrez la bonne clé avec « tdba-wizard key --uai UAI --api-key-stdin » : elle "
-            "remplace les autres copies.",
+            "Enregistrez la bonne clé avec "
+            + " ; ".join(
+                f"« tdba-wizard key --uai {c[0]} --api-key-stdin »"
+                for c, value in session.items()
+                if value and cron.get(c) and cron[c] != value
+            )
+            + " : elle remplace les autres copies.",
             {"different": len(different)},
         )
     if unknown or not any(session.values()):
@@ -486,20 +602,34 @@ def check_in_cron_env(
     compared = (
         [compare_keys(session, _fingerprints(data), names or {})] if session is not None else []
     )
+    environmental = {"config", "key", "key_accepted", "export"}
     problems = [
-        f"« {e['name']} » : {c['message']}"
+        f"« {e.get('name')} » : {c['message']}"
         for e in data.get("establishments", [])
         for c in e.get("checks", [])
-        if c["status"] in ("CRITICAL", "UNKNOWN") and c["code"] != "last_sync"
-    ] + [c["message"] for c in data.get("checks", []) if c["status"] == "CRITICAL"]
+        if c.get("status") in ("CRITICAL", "UNKNOWN") and c.get("code") in environmental
+    ] + [
+        c["message"]
+        for c in data.get("checks", [])
+        if c.get("status") == "CRITICAL" and c.get("code") in environmental
+    ]
+    unreadable = [
+        str(e.get("uai"))
+        for e in data.get("establishments", [])
+        for c in e.get("checks", [])
+        if c.get("code") == "key" and c.get("status") != "OK"
+    ]
     if problems:
+        fix = (
+            "Gardez la clé dans le fichier protégé, sans la ressaisir : "
+            + " ; ".join(f"« tdba-wizard key --uai {uai} --move-to file »" for uai in unreadable)
+            + "."
+            if unreadable
+            else "Vérifiez les chemins et les droits de l'utilisateur de la tâche de nuit."
+        )
         return [
             Check(
-                "cron_env",
-                NagiosCode.CRITICAL,
-                "Depuis cron : " + " ; ".join(problems[:3]),
-                "Gardez la clé dans le fichier protégé, sans la ressaisir : « tdba-wizard key "
-                "--uai UAI --move-to file ».",
+                "cron_env", NagiosCode.CRITICAL, "Depuis cron : " + " ; ".join(problems[:3]), fix
             ),
             *compared,
         ]
@@ -551,7 +681,7 @@ async def run_check(
         check_key_found(e, store, salt) for e in config.establishments
     ]
     copies = [check_key_copies(e, store) for e in config.establishments]
-    last = load_last_sync(state)
+    last, last_problem = read_last_sync(state)
     slots = asyncio.Semaphore(CONCURRENCY)
     verify = trust_store()  # read once, shared by the pools
     pools = max(1, -(-count // PER_POOL))
@@ -579,12 +709,29 @@ async def run_check(
         )
         probe = await probing
     report.checks.extend(check_api(config, probe))
+    if isinstance(probe, Failure):
+        # TDBA is down: said once above; what each establishment would have been asked is
+        # not known, never « clé refusée ».
+        remote = [[_not_verifiable()] for _ in config.establishments]
     report.checks.append(check_schedule(config, config_path, state))
+    if last_problem is not None:
+        report.checks.append(
+            Check(
+                "last_sync_file",
+                NagiosCode.UNKNOWN,
+                f"Résultats du dernier envoi : {last_problem}.",
+                "Le prochain envoi le réécrit ; lancez « tdba-wizard sync » pour le refaire.",
+            )
+        )
+    mail = check_report_mail(last)
+    if mail is not None:
+        report.checks.append(mail)
     if cron_env and program is not None:
         couples = [(e.uai, e.siret) for e in config.establishments]
         session = {c: k[0].figures.get("fingerprint") for c, k in zip(couples, keys, strict=True)}
         names = {(e.uai, e.siret): e.name for e in config.establishments}
         report.checks.extend(check_in_cron_env(program, config_path, state, session, names))
+    timezone = config.schedule.timezone
     for establishment, (key_check, _), copy_check, remote_checks in zip(
         config.establishments, keys, copies, remote, strict=True
     ):
@@ -592,10 +739,23 @@ async def run_check(
         report.establishments.append(
             EstablishmentChecks(
                 establishment,
-                [*own, *remote_checks, *check_last_sync(establishment, last, now)],
+                [
+                    *own,
+                    check_export(establishment),
+                    *remote_checks,
+                    *check_last_sync(establishment, last, now, timezone),
+                ],
             )
         )
     return report
+
+
+def _not_verifiable() -> Check:
+    return Check(
+        "key_accepted",
+        NagiosCode.UNKNOWN,
+        "Clé et établissement : non vérifiables (TDBA injoignable, voir plus haut).",
+    )
 
 
 def render_human(report: CheckReport, quiet: bool = False) -> str:

@@ -381,6 +381,22 @@ class Crontab:
             )
 
 
+def cron_daemon_running(proc: Path = Path("/proc")) -> bool | None:
+    """Return whether a cron daemon runs on this machine (None: cannot be known here)."""
+    if not proc.is_dir():
+        return None
+    names = {"cron", "crond", "cronie", "fcron", "dcron", "bcron-sched"}
+    for entry in proc.iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            if (entry / "comm").read_text(encoding="utf-8", errors="replace").strip() in names:
+                return True
+        except OSError:
+            continue
+    return False
+
+
 # -- proof from cron's environment -------------------------------------------------------
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import time
 from pathlib import Path
 from typing import Any
 
@@ -13,9 +14,9 @@ from tdba_wizard import check as check_module
 from tdba_wizard.api import ApiInfo, Ok
 from tdba_wizard.check import check_api, check_last_sync
 from tdba_wizard.cli import main
-from tdba_wizard.config import PRODUCTION_URL, Config, Establishment, save_config
+from tdba_wizard.config import PRODUCTION_URL, Config, Establishment, load_config, save_config
 from tdba_wizard.errors import NagiosCode
-from tdba_wizard.paths import credentials_path, default_config_path
+from tdba_wizard.paths import credentials_path, default_config_path, state_dir
 from tdba_wizard.sandbox import Sandbox
 from tdba_wizard.secrets import SecretStore
 
@@ -24,10 +25,20 @@ from .servers import free_port
 
 
 def configure(url: str, organismes: list[Any], keys: list[str | None] | None = None) -> None:
+    exports = default_config_path().parent.parent / "exports"
+    exports.mkdir(parents=True, exist_ok=True)
     establishments = [
-        Establishment(name=o.enseigne, uai=o.uai, siret=o.siret, sentite=index + 1)
+        Establishment(
+            name=o.enseigne,
+            uai=o.uai,
+            siret=o.siret,
+            sentite=index + 1,
+            source=str(exports / "effectifs-{uai}.csv"),
+        )
         for index, o in enumerate(organismes)
     ]
+    for o in organismes:
+        (exports / f"effectifs-{o.uai}.csv").write_text("nom_apprenant\n", encoding="utf-8")
     save_config(
         default_config_path(),
         Config.model_validate(
@@ -73,6 +84,7 @@ def test_healthy_establishment(sandbox: Sandbox, capsys: pytest.CaptureFixture[s
     code, data = run_json(capsys)
     assert statuses(data) == {
         "key": "OK",
+        "export": "OK",
         "key_accepted": "OK",
         "organisme": "OK",
         "last_sync": "WARNING",  # never sent yet
@@ -180,14 +192,24 @@ def test_never_succeeded_is_critical_and_revocation_warns() -> None:
 
 @pytest.mark.crontab
 def test_everything_ok_after_schedule_and_sync(
-    sandbox: Sandbox, capsys: pytest.CaptureFixture[str], tmp_path: Path, user_crontab: Any
+    sandbox: Sandbox,
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+    user_crontab: Any,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    # No cron daemon runs in the test machine; that check has its own test below.
+    monkeypatch.setattr(check_module, "cron_daemon_running", lambda: True)
     configure(sandbox.url, [sandbox.organismes[0]])
-    config = default_config_path().read_text(encoding="utf-8")
+    config = load_config(default_config_path())
     export = tmp_path / "export.json"
     export.write_text(json.dumps([valid_record(sandbox.organismes[0])]), encoding="utf-8")
-    default_config_path().write_text(
-        config.replace("sentite = 1\n", f'sentite = 1\nsource = "{export}"\n'), encoding="utf-8"
+    [establishment] = config.establishments
+    save_config(
+        default_config_path(),
+        config.model_copy(
+            update={"establishments": [establishment.model_copy(update={"source": str(export)})]}
+        ),
     )
     assert main(["schedule", "install", "--yes"]) == 0
     assert main(["sync"]) == 0
@@ -209,7 +231,12 @@ def test_bad_arguments_and_internal_errors_are_unknown(
 
     monkeypatch.setattr(check_module, "run_check", explode)
     assert main(["--check", "--json"]) == NagiosCode.UNKNOWN
-    assert "UNKNOWN" in capsys.readouterr().err
+    document = json.loads(capsys.readouterr().out)  # the JSON document in every case
+    assert document["status"] == "UNKNOWN" and document["exit_code"] == 3
+    [internal] = document["checks"]
+    assert "RuntimeError" in internal["message"] and "test_check.py" in internal["message"]
+    assert main(["--check", "--json", "--frobnicate"]) == NagiosCode.UNKNOWN
+    assert json.loads(capsys.readouterr().out)["status"] == "UNKNOWN"
 
 
 def test_check_never_imports_textual(isolated_profile: Path) -> None:
@@ -316,3 +343,150 @@ def test_compare_keys_without_fingerprints_is_not_verifiable() -> None:
     assert check_module.compare_keys({couple: "a1"}, {couple: "b2"}, names).status == (
         NagiosCode.CRITICAL
     )
+
+
+def test_what_check_sees_of_the_last_run_and_the_export(
+    sandbox: Sandbox, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Export missing → CRITICAL; the last run's refused rows → WARNING with the counts; the
+    report e-mail failing → WARNING; times in the configured zone, named."""
+    organisme = sandbox.organismes[0]
+    configure(sandbox.url, [organisme])
+    config = load_config(default_config_path())
+    save_config(default_config_path(), config.with_schedule("23:00", "America/Cayenne"))
+    state = state_dir()
+    state.mkdir(parents=True, exist_ok=True)
+    (state / "last-sync.json").write_text(json.dumps({
+        "verdict": "WARNING",
+        "warnings": ["Compte rendu non envoyé : Envoi du compte rendu impossible via x:25"],
+        "establishments": {f"{organisme.uai}-{organisme.siret}": {
+            "name": organisme.enseigne, "verdict": "WARNING",
+            "reasons": ["3 lignes refusées avant envoi."], "rows_read": 10,
+            "rejected_locally": 3, "rejected_by_tdba": 0, "accepted": 7, "spooled": 0,
+            "last_attempt": "2026-12-02T02:00:00+00:00",
+            "last_success": "2026-12-02T02:00:00+00:00",
+            "last_transmission": "2026-12-02T02:00:00+00:00",
+        }},
+    }))  # fmt: skip
+    code, data = run_json(capsys)
+    checks = {c["code"]: c for c in data["establishments"][0]["checks"]}
+    assert checks["last_run"]["status"] == "WARNING"
+    assert "3 lignes refusées avant envoi." in checks["last_run"]["message"]
+    assert checks["last_run"]["figures"]["rejected_locally"] == 3
+    assert "le 01/12/2026 à 23:00 (America/Cayenne)" in checks["last_sync"]["message"]
+    mail = next(c for c in data["checks"] if c["code"] == "report_mail")
+    assert mail["status"] == "WARNING" and "compte rendu" in mail["message"]
+    assert code == NagiosCode.WARNING
+    source = config.establishments[0].source_path()
+    assert source is not None
+    source.unlink()
+    code, data = run_json(capsys)
+    export = next(c for c in data["establishments"][0]["checks"] if c["code"] == "export")
+    assert export["status"] == "CRITICAL" and "Export introuvable" in export["message"]
+    assert code == NagiosCode.CRITICAL
+
+
+def test_tdba_down_is_said_once_and_establishments_are_not_verifiable(
+    capsys: pytest.CaptureFixture[str], sandbox: Sandbox
+) -> None:
+    configure(f"http://127.0.0.1:{free_port()}/api/", [sandbox.organismes[0]])
+    code, data = run_json(capsys)
+    assert code == NagiosCode.CRITICAL
+    api = next(c for c in data["checks"] if c["code"] == "api")
+    assert api["status"] == "CRITICAL"
+    checks = data["establishments"][0]["checks"]
+    remote = [c for c in checks if c["code"] in ("key_accepted", "organisme")]
+    assert [c["status"] for c in remote] == ["UNKNOWN"]
+    assert "non vérifiables" in remote[0]["message"]
+    assert not any("refusée" in c["message"] for c in checks)
+
+
+def test_malformed_state_files_are_named_not_a_traceback(
+    sandbox: Sandbox, capsys: pytest.CaptureFixture[str]
+) -> None:
+    configure(sandbox.url, [sandbox.organismes[0]])
+    state = state_dir()
+    state.mkdir(parents=True, exist_ok=True)
+    (state / "last-sync.json").write_text('{"establishments": [1, 2]}')
+    _, data = run_json(capsys)
+    problem = next(c for c in data["checks"] if c["code"] == "last_sync_file")
+    assert problem["status"] == "UNKNOWN" and "last-sync.json mal formé" in problem["message"]
+    (state / "last-sync.json").write_bytes(b"\xff\xfe garbage")
+    _, data = run_json(capsys)
+    assert any(c["code"] == "last_sync_file" for c in data["checks"])
+
+
+def test_no_cron_daemon_is_a_warning(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    """Detected from the running processes: a process named « cron » is a cron daemon."""
+    import shutil
+    import subprocess
+
+    from tdba_wizard.schedule import cron_daemon_running
+
+    fake = tmp_path / "cron"
+    sleeper = shutil.which("sleep")
+    assert sleeper is not None
+    shutil.copy(sleeper, fake)
+    before = cron_daemon_running()
+    process = subprocess.Popen([str(fake), "30"])
+    try:
+        comm = Path(f"/proc/{process.pid}/comm")
+        for _ in range(100):  # until it has exec'd
+            if comm.read_text().strip() == "cron":
+                break
+            time.sleep(0.02)
+        assert cron_daemon_running() is True
+    finally:
+        process.kill()
+        process.wait()
+    assert cron_daemon_running() is before
+    assert cron_daemon_running(tmp_path / "no-proc") is None
+
+
+@pytest.mark.crontab
+def test_an_installed_job_without_a_cron_daemon_warns(
+    sandbox: Sandbox,
+    capsys: pytest.CaptureFixture[str],
+    user_crontab: Any,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    configure(sandbox.url, [sandbox.organismes[0]])
+    assert main(["schedule", "install", "--yes"]) == 0
+    capsys.readouterr()
+    monkeypatch.setattr(check_module, "cron_daemon_running", lambda: False)
+    _, data = run_json(capsys)
+    schedule = next(c for c in data["checks"] if c["code"] == "schedule")
+    assert schedule["status"] == "WARNING" and "aucun démon cron ne tourne" in schedule["message"]
+    user_crontab.write(user_crontab.read().replace(b"--config", b"'--config"))  # a broken quote
+    _, data = run_json(capsys)
+    schedule = next(c for c in data["checks"] if c["code"] == "schedule")
+    assert schedule["status"] == "WARNING" and "abîmé" in schedule["message"]
+
+
+@pytest.mark.secret_service
+def test_cron_env_fix_names_the_establishments(sandbox: Sandbox, isolated_profile: Path) -> None:
+    import os
+    import subprocess
+    import sys
+
+    from .secret_service import secret_service
+
+    organisme = sandbox.organismes[0]
+    with secret_service(isolated_profile) as env:
+        for name in ("XDG_CONFIG_HOME", "XDG_STATE_HOME"):
+            env[name] = os.environ[name]
+        added = subprocess.run(
+            [sys.executable, "-m", "tdba_wizard", "add", "--name", "CFA 1", "--uai",
+             organisme.uai, "--siret", organisme.siret, "--sentite", "1", "--api-url",
+             sandbox.url, "--api-key-stdin", "--yes"],
+            input=organisme.demo_key, env=env, capture_output=True, text=True, timeout=60,
+            check=False,
+        )  # fmt: skip
+        assert added.returncode == 0, added.stderr
+        checked = subprocess.run(
+            [sys.executable, "-m", "tdba_wizard", "--check", "--cron-env", "--json"],
+            env=env, capture_output=True, text=True, timeout=120, check=False,
+        )  # fmt: skip
+    cron_env = next(c for c in json.loads(checked.stdout)["checks"] if c["code"] == "cron_env")
+    assert cron_env["status"] == "CRITICAL"
+    assert f"« tdba-wizard key --uai {organisme.uai} --move-to file »" in cron_env["fix"]

@@ -37,6 +37,37 @@ def _handler(command: str | None) -> Callable[[argparse.Namespace], int]:
     return handler
 
 
+def culprit(error: BaseException) -> str:
+    """Return where an error was raised (file:line, function), for a report."""
+    import traceback
+
+    frames = traceback.extract_tb(error.__traceback__)
+    if not frames:
+        return "?"
+    frame = frames[-1]
+    return f"{os.path.basename(frame.filename)}:{frame.lineno} ({frame.name})"
+
+
+def print_unknown(message: str) -> None:
+    """Print the --check JSON document of a check that could not be made (UNKNOWN)."""
+    import datetime as dt
+    import json
+
+    document = {
+        "schema": "tdba-wizard/check/1",
+        "status": "UNKNOWN",
+        "exit_code": int(NagiosCode.UNKNOWN),
+        "checked_at": dt.datetime.now(dt.UTC).isoformat(),
+        "config": None,
+        "checks": [
+            {"code": "internal", "status": "UNKNOWN", "message": message, "fix": None,
+             "figures": {}}
+        ],
+        "establishments": [],
+    }  # fmt: skip
+    print(json.dumps(document, ensure_ascii=False, indent=2))
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; return the process exit code."""
     arguments = list(sys.argv[1:] if argv is None else argv)
@@ -55,6 +86,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SystemExit as exit_:
         # Monitoring reads bad arguments of --check as UNKNOWN, never as WARNING or CRITICAL.
         if checking and exit_.code not in (0, None):
+            if "--json" in arguments:
+                print_unknown("Arguments de --check invalides (voir « tdba-wizard --help »).")
             return NagiosCode.UNKNOWN
         raise
     if args.state_dir is not None:
@@ -66,9 +99,14 @@ def main(argv: Sequence[str] | None = None) -> int:
 
             return cmd_check(args)
         except Exception as error:  # an internal failure must read as UNKNOWN, not crash
-            print(
-                f"UNKNOWN — erreur interne du contrôle ({type(error).__name__}).", file=sys.stderr
+            message = (
+                f"Erreur interne du contrôle ({type(error).__name__}) dans {culprit(error)} : "
+                "signalez-la avec cette ligne."
             )
+            if args.check_json:
+                print_unknown(message)
+            else:
+                print(f"UNKNOWN — {message}")
             return NagiosCode.UNKNOWN
     try:
         return _handler(args.command)(args)
