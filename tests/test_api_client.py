@@ -358,7 +358,7 @@ def test_unexpected_html_answer() -> None:
 
 
 def test_unexpected_shape(sandbox: Sandbox) -> None:
-    outcome = call(sandbox.url.replace("/api/", "/__sandbox/records/"), "probe")
+    outcome = call(sandbox.url.replace("/api/", "/autre-chose/"), "probe")  # JSON, not TDBA's
     assert isinstance(outcome, UnexpectedAnswer)
 
 

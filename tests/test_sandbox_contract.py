@@ -217,9 +217,14 @@ def test_processing_errors_are_kept_for_inspection(sandbox: Sandbox, tmp_path: P
     ]
     sandbox.dump(tmp_path / "dump.json")
     assert json.loads((tmp_path / "dump.json").read_text("utf-8")) == [stored]
-    assert httpx.get(sandbox.url.replace("/api/", "/__sandbox/records"), timeout=5).json() == [
-        stored
-    ]
+    assert oct((tmp_path / "dump.json").stat().st_mode & 0o777) == "0o600"
+    records_url = sandbox.url.replace("/api/", "/__sandbox/records")
+    # Learners' data: the demo key is needed, and shows only that organisme's records.
+    assert httpx.get(records_url, timeout=5).status_code == 403
+    owner = {"Authorization": bearer(sandbox)}
+    assert httpx.get(records_url, headers=owner, timeout=5).json() == [stored]
+    other = {"Authorization": f"Bearer {demo(sandbox, 1).demo_key}"}
+    assert httpx.get(records_url, headers=other, timeout=5).json() == []
 
 
 def test_organisme_lookups(sandbox: Sandbox) -> None:

@@ -720,6 +720,11 @@ async def test_confirmation_link_copied_not_shown(sandbox: Sandbox, tmp_path: Pa
         assert organisme.demo_key not in text_of(app, "#result")
     assert len(copied) == 1 and f"api_key={organisme.demo_key}" in copied[0]
     assert f"uai={organisme.uai}" in copied[0]
+    import httpx  # the sandbox serves the page: the step can be rehearsed end to end
+
+    page = httpx.get(copied[0], timeout=5)
+    assert page.status_code == 200 and "Accrochage confirmé" in page.text
+    assert sandbox.confirmations() == {organisme.id: "ammon"}
 
 
 async def test_switch_state_and_quit_key_are_in_the_text(tmp_path: Path, sandbox: Sandbox) -> None:

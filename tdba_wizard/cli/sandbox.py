@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import signal
+import sys
 
 from tdba_wizard.errors import ExitCode, TdbaError
 
@@ -38,15 +40,25 @@ def cmd_sandbox(args: argparse.Namespace) -> int:
         f'  tdba-wizard add --name "{first.enseigne}" --uai {first.uai} --siret {first.siret} '
         f"--sentite 1 --api-url {sandbox.url}"
     )
-    print("Ctrl+C pour arrêter.", flush=True)
+    print("Ctrl+C (ou SIGTERM) pour arrêter.", flush=True)
+
+    def stop_on_term(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt  # the same way out as Ctrl+C: --dump is written
+
+    previous = signal.signal(signal.SIGTERM, stop_on_term)
     try:
         sandbox.serve_forever()
     except KeyboardInterrupt:
         pass
     finally:
+        signal.signal(signal.SIGTERM, previous)
         sandbox.stop()
         if args.dump is not None:
-            sandbox.dump(args.dump)
-            print(f"Dossiers reçus écrits dans {args.dump}.")
+            try:
+                sandbox.dump(args.dump)
+                print(f"Dossiers reçus écrits dans {args.dump} (lisible par vous seul).")
+            except OSError as error:
+                print(f"✖ Dossiers reçus non écrits dans {args.dump} : {error.strerror}.",
+                      file=sys.stderr)  # fmt: skip
     print("Bac à sable arrêté.", flush=True)
     return ExitCode.OK

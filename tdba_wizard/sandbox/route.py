@@ -40,6 +40,8 @@ class Queued:
     values: dict[str, Any]
     has_nir: bool
     key: Key
+    sender: str = ""
+    """The organisme whose key sent it (``source_organisme_id``)."""
 
 
 @dataclass
@@ -206,7 +208,7 @@ def _answer(
                 output["annee_scolaire"],
                 output["id_erp_apprenant"],
             )
-            queued.append(Queued(values, given_nir, key))
+            queued.append(Queued(values, given_nir, key, organisme_id))
         echo["validation_errors"] = [error.as_json() for error in errors]
         echo["source"] = SOURCE
         echo["source_organisme_id"] = organisme_id

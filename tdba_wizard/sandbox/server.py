@@ -27,6 +27,11 @@ from tdba_wizard.sandbox.route import ExtraRule, Key, ObjectIds, Queued, ingest
 from tdba_wizard.wire import encode_json
 
 MAX_BODY_BYTES = 10 * 1024 * 1024
+IDLE_TIMEOUT = 15.0
+"""Seconds a connection may stay silent (idle keep-alive, a stalled request) before it is
+closed."""
+BODY_DEADLINE = 60.0
+"""Seconds a request body may take to arrive, however slowly it trickles in."""
 FailureKind = Literal["500", "429", "drop", "slow"]
 _TOO_LARGE_HTML = (
     b"<html>\r\n<head><title>413 Request Entity Too Large</title></head>\r\n<body>\r\n"
@@ -133,6 +138,8 @@ class _State:
     failures: deque[Failure] = field(default_factory=deque)
     windows: dict[str, _Window] = field(default_factory=dict)
     requests: list[tuple[str, str, int]] = field(default_factory=list)
+    confirmed: dict[str, str] = field(default_factory=dict)
+    """Organisme id → the ERP whose connection was confirmed on /connexion-api."""
     lock: threading.Lock = field(default_factory=threading.Lock)
 
 
@@ -158,6 +165,8 @@ class Sandbox:
         """A server rule the client does not know (to test rows TDBA alone refuses)."""
         self.test_route = True
         """Whether ``POST /api/v3/dossiers-apprenants/test`` exists (False: it 404s)."""
+        self.idle_timeout = IDLE_TIMEOUT
+        self.body_deadline = BODY_DEADLINE
         self.verbose = verbose
         self._ids = ObjectIds()
         self._server = _QuietServer((host, port), _make_handler(self))
@@ -224,12 +233,15 @@ class Sandbox:
         with self._state.lock:
             self._state.revoked.add(key)
 
-    def records(self) -> list[dict[str, Any]]:
+    def records(self, sender: str | None = None) -> list[dict[str, Any]]:
         """Return the records received as TDBA stores them (latest values after upserts),
-        each with the errors TDBA's processing finds later (``_processing_errors``)."""
+        each with the errors TDBA's processing finds later (``_processing_errors``); only
+        those one organisme sent, when ``sender`` is its id."""
         known = {(o.uai, o.siret) for o in self.organismes}
         with self._state.lock:
-            stored = list(self._state.records.values())
+            stored = [
+                q for q in self._state.records.values() if sender is None or q.sender == sender
+            ]
         result = []
         for queued in stored:
             record = process({**judge(queued.values).output, "has_nir": queued.has_nir})
@@ -242,11 +254,18 @@ class Sandbox:
         with self._state.lock:
             return list(self._state.requests)
 
+    def confirmations(self) -> dict[str, str]:
+        """Return the organismes whose ERP connection was confirmed (id → ERP)."""
+        with self._state.lock:
+            return dict(self._state.confirmed)
+
     def dump(self, path: Path) -> None:
-        """Write the records received to a JSON file."""
-        path.write_text(
-            json.dumps(self.records(), ensure_ascii=False, indent=2) + "\n", encoding="utf-8"
-        )
+        """Write the records received to a JSON file, readable by its owner only (0600: they
+        hold learners' data)."""
+        from tdba_wizard.files import write_private_atomic
+
+        text = json.dumps(self.records(), ensure_ascii=False, indent=2) + "\n"
+        write_private_atomic(path, text.encode("utf-8"))
 
     # -- used by the handler ---------------------------------------------------------------
 
@@ -314,6 +333,18 @@ def _bad_request(message: str, details: list[dict[str, Any]] | None = None) -> _
     return _Answer(400, body)
 
 
+def _page(title: str, text: str) -> bytes:
+    """A minimal French HTML page (the sandbox's stand-in for TDBA's web pages)."""
+    from html import escape
+
+    return (
+        '<!doctype html><html lang="fr"><head><meta charset="utf-8">'
+        f"<title>{escape(title)}</title></head><body><h1>{escape(title)}</h1>"
+        f"<p>{escape(text)}</p>"
+        "<p>Tableau de bord de l'apprentissage — bac à sable de tdba-wizard</p></body></html>"
+    ).encode()
+
+
 def _make_handler(sandbox: Sandbox) -> type[BaseHTTPRequestHandler]:
     state = sandbox._state
 
@@ -322,27 +353,89 @@ def _make_handler(sandbox: Sandbox) -> type[BaseHTTPRequestHandler]:
         server_version = "tdba-sandbox"
         sys_version = ""
 
+        def setup(self) -> None:
+            super().setup()
+            self.connection.settimeout(sandbox.idle_timeout)  # idle or stalled: closed
+
         def log_message(self, format: str, *args: Any) -> None:
-            if sandbox.verbose:  # path and status only; never headers or bodies
+            if sandbox.verbose:  # path and status only; never headers, bodies or queries
+                args = tuple(arg.split("?", 1)[0] if isinstance(arg, str) else arg for arg in args)
                 super().log_message(format, *args)
+
+        def log_request(self, code: Any = "-", size: Any = "-") -> None:
+            if sandbox.verbose:  # the request line without its query (it may hold a key)
+                line = self.requestline.split("?", 1)[0]
+                super().log_message('"%s" %s %s', line, str(code), str(size))
 
         # -- plumbing ---------------------------------------------------------------------
 
         def _read_body(self) -> bytes:
-            length = int(self.headers.get("Content-Length") or 0)
+            """Read the body: Content-Length or chunked, within the size and time limits."""
+            deadline = time.monotonic() + sandbox.body_deadline
+            chunked = "chunked" in (self.headers.get("Transfer-Encoding") or "").lower()
+            declared = self.headers.get("Content-Length")
+            if chunked and declared is not None:
+                self.close_connection = True  # both: a smuggling attempt, never guessed
+                raise _bad_request("Content-Length et Transfer-Encoding à la fois")
+            if chunked:
+                return self._read_chunked(deadline)
+            try:
+                length = int(declared) if declared is not None else 0
+                if length < 0 or (declared is not None and not declared.strip().isdigit()):
+                    raise ValueError
+            except ValueError:
+                self.close_connection = True
+                raise _bad_request("Content-Length invalide") from None
             if length > MAX_BODY_BYTES:
                 remaining = length
-                while remaining > 0:  # drain, so the client can read the 413
+                while remaining > 0 and time.monotonic() < deadline:  # drain, for the 413
                     chunk = self.rfile.read(min(remaining, 1 << 20))
                     if not chunk:
                         break
                     remaining -= len(chunk)
+                self.close_connection = True
                 raise _Answer(413, _TOO_LARGE_HTML)
-            return self.rfile.read(length) if length else b""
+            return self._read_exactly(length, deadline)
+
+        def _read_exactly(self, length: int, deadline: float) -> bytes:
+            parts: list[bytes] = []
+            remaining = length
+            while remaining > 0:
+                if time.monotonic() > deadline:
+                    self.close_connection = True
+                    raise _Answer(408, {"error": "Request Timeout", "message": "Corps trop lent"})
+                chunk = self.rfile.read1(min(remaining, 1 << 16))
+                if not chunk:
+                    self.close_connection = True
+                    raise _bad_request("Corps de requête incomplet")
+                parts.append(chunk)
+                remaining -= len(chunk)
+            return b"".join(parts)
+
+        def _read_chunked(self, deadline: float) -> bytes:
+            parts: list[bytes] = []
+            total = 0
+            while True:
+                line = self.rfile.readline(1024)
+                try:
+                    size = int(line.split(b";", 1)[0].strip(), 16)
+                except ValueError:
+                    self.close_connection = True
+                    raise _bad_request("Corps « chunked » mal formé") from None
+                if size == 0:
+                    while self.rfile.readline(1024) not in (b"\r\n", b"\n", b""):
+                        pass  # trailers
+                    return b"".join(parts)
+                total += size
+                if total > MAX_BODY_BYTES:
+                    self.close_connection = True
+                    raise _Answer(413, _TOO_LARGE_HTML)
+                parts.append(self._read_exactly(size, deadline))
+                self.rfile.readline(8)  # the CRLF after the chunk
 
         def _send(self, status: int, body: Any, headers: dict[str, str] | None = None) -> None:
             if isinstance(body, bytes):
-                payload, content_type = body, "text/html"
+                payload, content_type = body, "text/html; charset=utf-8"
             else:
                 payload = encode_json(body)
                 content_type = "application/json; charset=utf-8"
@@ -462,7 +555,10 @@ def _make_handler(sandbox: Sandbox) -> type[BaseHTTPRequestHandler]:
                     "healthcheck": {"mongodb": True},
                 }
             if method == "GET" and path == "/__sandbox/records":
-                return 200, sandbox.records()
+                organisme = self._authenticate()  # learners' data: the demo key, and only its own
+                return 200, sandbox.records(organisme.id)
+            if method == "GET" and path == "/connexion-api":
+                raise _Answer(*self._confirmation_page())
             if method == "POST" and path.startswith("/api/v1/organismes/"):
                 self._rate_limit(f"ip:{self.client_address[0]}", policy.per_ip, headers)
                 return self._organismes(path.removeprefix("/api/v1/organismes/"))
@@ -479,6 +575,36 @@ def _make_handler(sandbox: Sandbox) -> type[BaseHTTPRequestHandler]:
                 return self._dossiers(organisme)
             self._read_body()
             raise _Answer(404, {"error": "Not Found", "message": f"Route inconnue : {path}"})
+
+        def _confirmation_page(self) -> tuple[int, bytes]:
+            """TDBA's /connexion-api, as the wizard's « Confirmer l'accrochage » opens it."""
+            from urllib.parse import parse_qs, urlsplit
+
+            query = {k: v[0] for k, v in parse_qs(urlsplit(self.path).query).items()}
+            organisme = state.keys.get(query.get("api_key", ""))
+            erp = query.get("erp", "")
+            if organisme is None or query.get("api_key") in state.revoked:
+                return 403, _page(
+                    "Vous n’avez pas les droits pour accéder à cette page.",
+                    "La clé d'échange du lien n'est pas une clé de ce bac à sable.",
+                )
+            differs = [
+                label
+                for label, field_name in (("UAI", "uai"), ("Siret", "siret"))
+                if query.get(field_name, "").strip().upper() != getattr(organisme, field_name)
+            ]
+            if differs:
+                return 409, _page(
+                    "Différente configuration détectée entre votre ERP et votre compte.",
+                    f"({' et '.join(differs)} différent)",
+                )
+            with state.lock:
+                state.confirmed[organisme.id] = erp
+            return 200, _page(
+                "Accrochage confirmé",
+                f"« {organisme.enseigne} » transmet ses effectifs avec l'ERP « {erp} » (bac à "
+                "sable : rien n'est envoyé au vrai TDBA).",
+            )
 
         def _organismes(self, action: str) -> tuple[int, Any]:
             body = self._json_body()
