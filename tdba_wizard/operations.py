@@ -16,11 +16,15 @@ import contextlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
 
 from tdba_wizard.config import (
     Config,
     ConfigNotFoundError,
     Establishment,
+    describe_validation_error,
     load_config,
     save_config,
 )
@@ -37,6 +41,20 @@ from tdba_wizard.secrets import (
 )
 
 PLACE = {"keyring": "trousseau du système", "file": "fichier protégé"}
+
+
+def _valid(data: dict[str, Any]) -> Config:
+    """Return the configuration a change leads to, or say in French why it cannot be."""
+    try:
+        return Config.model_validate(data)
+    except ValidationError as error:
+        raise InputError(
+            "Cette modification rendrait la configuration invalide : "
+            + " ; ".join(
+                line.removeprefix("(fichier) : ") for line in describe_validation_error(error)
+            )
+            + ". Rien n'a été modifié."
+        ) from None
 
 
 def load_existing(config_path: Path) -> Config | None:
@@ -250,7 +268,7 @@ def plan_add(
             time, timezone, report_to = schedule
             data["schedule"].update(time=time, timezone=timezone, report_to=report_to)
         data["establishments"].append(establishment.model_dump())
-        return Config.model_validate(data)
+        return _valid(data)
 
     after = change(before)
     _refuse_shared_key(store, before, key)
@@ -276,7 +294,7 @@ def _replace_establishment(
             else e.model_dump()
             for e in current.establishments
         ]  # fmt: skip
-        return Config.model_validate(data)
+        return _valid(data)
 
     return change
 
@@ -378,7 +396,7 @@ def plan_remove(config_path: Path, uai: str, siret: str | None, *, store: Secret
         data["establishments"] = [
             e.model_dump() for e in base.establishments if (e.uai, e.siret) != (uai, target.siret)
         ]
-        return Config.model_validate(data)
+        return _valid(data)
 
     after = change(before)
     copies = _copies(store, target)
@@ -399,7 +417,11 @@ def plan_schedule(config_path: Path, time: str, timezone: str, report_to: str | 
 
     def change(current: Config | None) -> Config:
         base = current if current is not None else Config()
-        return base.with_schedule(time, timezone, report_to)
+        data = base.model_dump()
+        data["schedule"] = {**data["schedule"], "time": time, "timezone": timezone}
+        if report_to:
+            data["schedule"]["report_to"] = report_to
+        return _valid(data)
 
     after = change(before)
     lines = _config_lines(config_path, before, after)

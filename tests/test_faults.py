@@ -515,6 +515,27 @@ def test_sources_must_be_absolute_and_one_per_establishment(tmp_path: Path) -> N
         load_config(config)
 
 
+def test_adding_an_establishment_on_the_same_export_is_refused_in_french(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import io
+
+    from .conftest import DEMO_KEY, OTHER_KEY
+
+    for name, siret, uai, key in (
+        ("A", "77937827200016", "0802004U", DEMO_KEY),
+        ("B", "13002526500013", "0755805C", OTHER_KEY),
+    ):
+        monkeypatch.setattr(sys, "stdin", io.StringIO(key))
+        code = main(["add", "--name", name, "--siret", siret, "--uai", uai, "--sentite", "1",
+                     "--source", "/srv/effectifs.csv", "--api-key-stdin", "--secret-store",
+                     "file", "--yes"])  # fmt: skip
+    out, err = capsys.readouterr()
+    assert code == 1 and "Traceback" not in out + err
+    assert "lisent le même export (/srv/effectifs.csv)" in err and "Rien n'a été modifié" in err
+    assert [e.name for e in load_config(default_config_path()).establishments] == ["A"]
+
+
 # -- rows TDBA will not attach -------------------------------------------------------------
 
 

@@ -111,7 +111,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return _handler(args.command)(args)
     except TdbaError as error:
-        print(f"✖ {error.title} : {error.message}", file=sys.stderr)
+        from tdba_wizard.text import clean  # a message may quote a value from outside
+
+        print(f"✖ {error.title} : {clean(error.message, 2000)}", file=sys.stderr)
         return exit_code_for(error)
     except KeyboardInterrupt as interrupted:
         print("\nInterrompu : rien n'a été modifié.", file=sys.stderr)

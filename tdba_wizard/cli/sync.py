@@ -26,8 +26,9 @@ def cmd_sync(args: argparse.Namespace) -> int:
         return _cmd_sync(args)
     except TdbaError as error:
         from tdba_wizard.nightly.job import SyncLockedError
+        from tdba_wizard.text import clean
 
-        print(f"✖ {error.title} : {error.message}", file=sys.stderr)
+        print(f"✖ {error.title} : {clean(error.message, 2000)}", file=sys.stderr)
         return 1 if isinstance(error, SyncLockedError) else CRITICAL
 
 
@@ -64,6 +65,8 @@ def progress_printer() -> ProgressCallback | None:
     """Return a one-line progress display for a terminal; None when not a terminal (cron)."""
     if not sys.stderr.isatty():
         return None
+    from tdba_wizard.text import clean
+
     last = [0.0]
 
     def show(name: str, read: int, sent: int, *, done: bool = False) -> None:
@@ -72,7 +75,9 @@ def progress_printer() -> ProgressCallback | None:
             return  # at most five refreshes a second; the final figures always
         last[0] = now
         print(
-            f"\r« {name} » : {read} lignes lues, {sent} dossiers envoyés…", end="", file=sys.stderr
+            f"\r« {clean(name, 60)} » : {read} lignes lues, {sent} dossiers envoyés…",
+            end="",
+            file=sys.stderr,
         )
 
     return show
