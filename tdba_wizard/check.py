@@ -12,6 +12,7 @@ import datetime as dt
 import json
 import os
 import shlex
+import stat
 import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -97,6 +98,8 @@ class CheckReport:
     checked_at: dt.datetime
     checks: list[Check] = field(default_factory=list)
     establishments: list[EstablishmentChecks] = field(default_factory=list)
+    timezone: str | None = None
+    """The configured zone, in which times are shown (None: the system's)."""
 
     @property
     def status(self) -> NagiosCode:
@@ -276,7 +279,7 @@ def check_last_sync(
     checks: list[Check] = []
     if entry is not None and entry.get("verdict") in ("WARNING", "CRITICAL"):
         attempt = _moment(entry.get("last_attempt"))
-        when = f" ({_when(attempt, timezone)})" if attempt else ""
+        when = f", {_when(attempt, timezone)}" if attempt else ""
         reasons = [str(r) for r in entry.get("reasons", []) if isinstance(r, str)][:3]
         figures = {k: entry.get(k) for k in ("rows_read", "rejected_locally", "rejected_by_tdba",
                                               "accepted", "spooled")}  # fmt: skip
@@ -348,9 +351,16 @@ def check_export(establishment: Establishment) -> Check:
             "Indiquez le chemin du fichier produit par l'ERP (« e » dans l'assistant).",
         )
     try:
+        info = path.stat()
+        if not stat.S_ISREG(info.st_mode):  # a FIFO would block the check forever
+            return Check(
+                "export",
+                NagiosCode.CRITICAL,
+                f"L'export {path} n'est pas un fichier ordinaire.",
+                "Indiquez le fichier que l'ERP produit.",
+            )
         with path.open("rb") as handle:
             handle.read(1)
-        info = path.stat()
     except FileNotFoundError:
         return Check(
             "export",
@@ -731,7 +741,7 @@ async def run_check(
         session = {c: k[0].figures.get("fingerprint") for c, k in zip(couples, keys, strict=True)}
         names = {(e.uai, e.siret): e.name for e in config.establishments}
         report.checks.extend(check_in_cron_env(program, config_path, state, session, names))
-    timezone = config.schedule.timezone
+    timezone = report.timezone = config.schedule.timezone
     for establishment, (key_check, _), copy_check, remote_checks in zip(
         config.establishments, keys, copies, remote, strict=True
     ):
@@ -760,7 +770,12 @@ def _not_verifiable() -> Check:
 
 def render_human(report: CheckReport, quiet: bool = False) -> str:
     """Return the French report: one line per check, the fix after a problem, a summary."""
-    lines = [f"Contrôle TDBA du {report.checked_at.astimezone():%d/%m/%Y à %H:%M}"]
+    if report.timezone is not None:
+        lines = [
+            f"Contrôle TDBA du {_when(report.checked_at, report.timezone).removeprefix('le ')}"
+        ]
+    else:
+        lines = [f"Contrôle TDBA du {report.checked_at.astimezone():%d/%m/%Y à %H:%M}"]
 
     def add(check: Check, indent: str) -> None:
         if quiet and check.status == NagiosCode.OK:

@@ -592,3 +592,14 @@ def test_random_bytes_never_give_a_traceback(
         default_config_path().write_bytes(config_text)
 
     one()
+
+
+def test_a_fifo_as_export_never_blocks(setup: Setup, capsys: pytest.CaptureFixture[str]) -> None:
+    _, config, _ = setup
+    os.mkfifo(export_path(config))  # opening it would wait for a writer, forever
+    code, out, _ = run(capsys, "--dry-run")
+    assert code == 2 and "n'est pas un fichier ordinaire" in out
+    assert main(["--check", "--json"]) == 2
+    document = json.loads(capsys.readouterr().out)
+    export = next(c for c in document["establishments"][0]["checks"] if c["code"] == "export")
+    assert export["status"] == "CRITICAL" and "pas un fichier ordinaire" in export["message"]

@@ -515,6 +515,8 @@ def read_json(path: Path, findings: Findings | None = None) -> Iterator[SourceRo
 def reader_for(path: Path) -> Callable[[Path, Findings | None], Iterator[SourceRow]]:
     """Return the reader of an export, chosen from its extension (checks that it exists)."""
     suffix = path.suffix.lower()
+    if path.exists() and not path.is_file():  # a directory, a FIFO (it would block), a device
+        raise SourceError(f"{path} n'est pas un fichier ordinaire : indiquez l'export de l'ERP.")
     if not path.is_file():
         raise SourceError(
             f"Export introuvable : {path}. Vérifiez le chemin « source » de l'établissement et "
