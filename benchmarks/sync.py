@@ -55,12 +55,14 @@ def generate(path: Path, count: int, seed: int = 2026) -> None:
         writer = csv.writer(handle, delimiter=";")
         writer.writerow(COLUMNS)
         for index in range(count):
-            first, last = rng.choice(FIRST), rng.choice(LAST)
+            # Each learner once: the same (nom, prénom, naissance) twice would be a duplicate.
+            first, family = rng.choice(FIRST), rng.choice(LAST)
+            last = f"{family} {index}"
             contracts = rng.randint(1, 3)
             row = [
                 last, first,
                 f"{rng.randint(1, 28):02d}/{rng.randint(1, 12):02d}/{rng.randint(1998, 2008)}",
-                rng.choice("MF"), f"{ascii_name(first)}.{ascii_name(last)}{index}@exemple.fr",
+                rng.choice("MF"), f"{ascii_name(first)}.{ascii_name(family)}{index}@exemple.fr",
                 f"{rng.randint(1, 120)} rue des Écoles", f"{rng.randint(1000, 95999):05d}",
                 f"06{rng.choice('0124578')}{rng.randint(0, 9999999):07d}",
                 f"{rng.randint(10**9, 10**10 - 1)}A",

@@ -45,7 +45,8 @@ from tdba_wizard.state import last_sync_entry, read_last_sync
 SCHEMA = "tdba-wizard/check/1"
 WARN_AFTER = dt.timedelta(days=2)
 CRITICAL_AFTER = dt.timedelta(days=7)
-REVOCATION_WARNING = dt.timedelta(days=335)  # ~11 months: TDBA revokes keys after 12
+REVOCATION = dt.timedelta(days=365)  # TDBA revokes a key after 12 months without sending
+REVOCATION_WARNING = dt.timedelta(days=335)  # ~11 months
 CONCURRENCY = 50
 # Establishments per connection pool. httpcore's pool does work quadratic in the requests it
 # holds (101 at once cost 2.7 s of CPU in one pool, 0.25 s spread over 13 pools).
@@ -282,7 +283,8 @@ def check_last_sync(
         when = f", {_when(attempt, timezone)}" if attempt else ""
         reasons = [str(r) for r in entry.get("reasons", []) if isinstance(r, str)][:3]
         figures = {k: entry.get(k) for k in ("rows_read", "rejected_locally", "rejected_by_tdba",
-                                              "accepted", "spooled")}  # fmt: skip
+                                              "accepted", "spooled", "predicted_failing",
+                                              "duplicates")}  # fmt: skip
         checks.append(
             Check(
                 "last_run",
@@ -325,16 +327,33 @@ def check_last_sync(
     )
     transmitted = _moment(entry.get("last_transmission")) if entry is not None else None
     if transmitted is not None:
+        from zoneinfo import ZoneInfo
+
         silence = now - transmitted
+        revoked = (transmitted + REVOCATION).astimezone(ZoneInfo(timezone))
+        figures = {
+            "days_without_transmission": silence.days,
+            "revocation_date": revoked.date().isoformat(),
+        }
         if silence > REVOCATION_WARNING:
             checks.append(
                 Check(
                     "revocation",
                     NagiosCode.WARNING,
-                    f"Rien n'a été transmis depuis {silence.days} jours : TDBA révoque la clé "
-                    "après 12 mois sans envoi.",
+                    f"Rien n'a été transmis depuis {silence.days} jours : TDBA révoquera la clé "
+                    f"le {revoked:%d/%m/%Y} (12 mois sans envoi).",
                     "Faites un envoi réussi rapidement, ou générez une nouvelle clé dans TDBA.",
-                    {"days_without_transmission": silence.days},
+                    figures,
+                )
+            )
+        else:
+            checks.append(
+                Check(
+                    "revocation",
+                    NagiosCode.OK,
+                    f"Clé : TDBA la révoquerait le {revoked:%d/%m/%Y} si plus rien n'était "
+                    "transmis d'ici là (12 mois sans envoi).",
+                    figures=figures,
                 )
             )
     return checks

@@ -106,14 +106,15 @@ SALT_FILE = "key-fingerprints.salt"
 SALT_SIZE = 32
 
 
-def installation_salt(state_dir: Path) -> bytes | None:
-    """Return this installation's secret for key fingerprints, created on first use (0600).
+def installation_salt(state_dir: Path, name: str = SALT_FILE) -> bytes | None:
+    """Return a secret of this installation, created on first use (0600): ``name`` is the
+    file (key fingerprints by default; the learners' duplicate index has its own).
 
     The session and cron's environment read the same file (the same ``--state-dir``), so their
     fingerprints of a key agree. None when it can be neither read nor created: then the keys
     cannot be compared, and the check says so.
     """
-    path = state_dir / SALT_FILE
+    path = state_dir / name
     try:
         salt = path.read_bytes()
         return salt if len(salt) == SALT_SIZE else None
@@ -123,7 +124,7 @@ def installation_salt(state_dir: Path) -> bytes | None:
         return None
     try:
         ensure_private_dir(state_dir)
-        temporary = state_dir / f".{SALT_FILE}.{os.getpid()}.tmp"
+        temporary = state_dir / f".{name}.{os.getpid()}.tmp"
         descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(descriptor, "wb") as handle:
             handle.write(os.urandom(SALT_SIZE))

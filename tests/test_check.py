@@ -7,6 +7,7 @@ import json
 import time
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -177,9 +178,13 @@ def last(success_age: dt.timedelta | None, transmission_age: dt.timedelta | None
      (dt.timedelta(days=8), NagiosCode.CRITICAL)],
 )  # fmt: skip
 def test_last_sync_age(age: dt.timedelta, expected: NagiosCode) -> None:
-    [result] = check_last_sync(E, last(age, age), NOW)
+    result, revocation = check_last_sync(E, last(age, age), NOW)
     assert result.status == expected
     assert result.figures["last_sync_age_hours"] == round(age.total_seconds() / 3600, 1)
+    # The key's horizon, always shown: 12 months after the last transmission.
+    revoked = (NOW - age + dt.timedelta(days=365)).astimezone(ZoneInfo("Europe/Paris"))
+    assert revocation.status == NagiosCode.OK
+    assert f"révoquerait le {revoked:%d/%m/%Y}" in revocation.message
 
 
 def test_never_succeeded_is_critical_and_revocation_warns() -> None:
@@ -188,6 +193,9 @@ def test_never_succeeded_is_critical_and_revocation_warns() -> None:
     checks = check_last_sync(E, last(dt.timedelta(hours=1), dt.timedelta(days=340)), NOW)
     revocation = next(c for c in checks if c.code == "revocation")
     assert revocation.status == NagiosCode.WARNING and "12 mois" in revocation.message
+    revoked = NOW - dt.timedelta(days=340) + dt.timedelta(days=365)
+    assert revocation.figures["revocation_date"] == revoked.date().isoformat()
+    assert f"révoquera la clé le {revoked:%d/%m/%Y}" in revocation.message
 
 
 @pytest.mark.crontab

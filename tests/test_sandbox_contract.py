@@ -211,18 +211,29 @@ def test_processing_errors_are_kept_for_inspection(sandbox: Sandbox, tmp_path: P
     )
     assert post(sandbox, ROUTE, [item], bearer(sandbox)).json()["data"][0]["has_error"] is False
     [stored] = sandbox.records()
-    assert stored["_processing_errors"] == [
-        "organisme formateur non trouvé",
-        "la date de fin de formation est antérieure à la date d'entrée",
+    # Upstream's messages and order; with an organisme not found, the date check is not run.
+    assert stored["_processing_errors"] == ["organisme formateur non trouvé"]
+    other = valid_record(
+        organisme, "A2", date_fin_formation="2024-01-01", contrat_date_fin="2026-06-30"
+    )
+    post(sandbox, ROUTE, [other], bearer(sandbox))
+    second = next(r for r in sandbox.records() if r["id_erp_apprenant"] == "A2")
+    assert second["_processing_errors"] == [
+        "Information de contrat incomplète : contrat_date_debut manquant mais ce champ est "
+        "renseigné",
+        "Information de contrat incomplète : contrat_date_fin, cause_rupture_contrat ou "
+        "contrat_date_rupture nécessite la présence de contrat_date_debut",
+        "La date de fin de formation doit être supérieure à la date d'entrée en formation",
     ]
+    stored = next(r for r in sandbox.records() if r["id_erp_apprenant"] == "A1")
     sandbox.dump(tmp_path / "dump.json")
-    assert json.loads((tmp_path / "dump.json").read_text("utf-8")) == [stored]
+    assert json.loads((tmp_path / "dump.json").read_text("utf-8")) == sandbox.records()
     assert oct((tmp_path / "dump.json").stat().st_mode & 0o777) == "0o600"
     records_url = sandbox.url.replace("/api/", "/__sandbox/records")
     # Learners' data: the demo key is needed, and shows only that organisme's records.
     assert httpx.get(records_url, timeout=5).status_code == 403
     owner = {"Authorization": bearer(sandbox)}
-    assert httpx.get(records_url, headers=owner, timeout=5).json() == [stored]
+    assert httpx.get(records_url, headers=owner, timeout=5).json() == sandbox.records()
     other = {"Authorization": f"Bearer {demo(sandbox, 1).demo_key}"}
     assert httpx.get(records_url, headers=other, timeout=5).json() == []
 

@@ -78,8 +78,10 @@ def export_path(config: Config) -> Path:
 
 
 def records(sandbox: Sandbox, count: int, start: int = 0, **changes: Any) -> list[dict[str, Any]]:
+    """Valid records of distinct learners (E{i} is learner n°i, « Martin i »)."""
     return [
-        valid_record(sandbox.organismes[0], f"E{i}", **changes) for i in range(start, start + count)
+        valid_record(sandbox.organismes[0], f"E{i}", **{"nom_apprenant": f"Martin {i}", **changes})
+        for i in range(start, start + count)
     ]
 
 
@@ -176,6 +178,10 @@ def test_frames_of_a_reading(sandbox: Sandbox, tmp_path: Path) -> None:
         [2, "E0"], [3, "E1"], [4, "E2"], [5, "E3"], [6, "E4"], [8, "E6"]
     ]  # fmt: skip
     *_, (end, _) = frames
+    [pair] = end.pop("pairs")  # one (formateur, responsable) pair: the records' organisme
+    assert pair["records"]["count"] == 2299 and pair["contracts"] == {}
+    assert pair["formateur"] == [sandbox.organismes[0].uai, sandbox.organismes[0].siret]
+    assert end.pop("duplicates") == {} and end.pop("unpaired") == 0
     assert end == {
         "kind": "end", "rows": 2300, "rejected": 1, "error": None, "size": 0,
         "reasons": {"email_contact : Email non valide": {"count": 1, "first": [[7, "E5"]]}},
@@ -628,7 +634,8 @@ def test_dry_run_sends_nothing(
     assert main(["sync", "--dry-run"]) == 1  # WARNING: a row would be refused
     out = capsys.readouterr().out
     assert "simulation" in out and "statut_apprenant : Valeurs possibles: 0,2,3" in out
-    assert sandbox.requests() == []
+    # No record sent: only the public look-up of the organismes the export names.
+    assert {path for _, path, _ in sandbox.requests()} == {"/api/v1/organismes/get-by-uai-siret"}
     assert not (state_dir() / "last-sync.json").exists()
 
 

@@ -26,6 +26,7 @@ COMMANDS: dict[str | None, tuple[str, str]] = {
     "sandbox": ("sandbox", "cmd_sandbox"),
     "schedule": ("schedule", "cmd_schedule"),
     "sync": ("sync", "cmd_sync"),
+    "history": ("history", "cmd_history"),
     None: ("interactive", "cmd_interactive"),
 }
 

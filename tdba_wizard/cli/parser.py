@@ -262,6 +262,22 @@ def build_parser() -> argparse.ArgumentParser:
         help="(crontab) ne partir que s'il est cette heure dans ce fuseau",
     )
     sync.add_argument("--dry-run", action="store_true", help="lire et valider, sans rien envoyer")
+    sync.add_argument(
+        "--hold-unmatched",
+        action="store_true",
+        help="ne pas envoyer les dossiers dont TDBA ne connaît pas l'établissement formateur ou "
+        "responsable (ils seraient rejetés à son traitement) ; ils sont comptés au rapport",
+    )
+
+    history = commands.add_parser(
+        "history",
+        help="journal des envois de nuit (400 jours), par établissement",
+        description="Liste chaque envoi par établissement : lus, refusés, envoyés, acceptés, "
+        "rejets prévus au traitement de TDBA, doublons prévus (aucune donnée d'apprenant).",
+        allow_abbrev=False,
+    )
+    history.add_argument("--uai", help="un seul établissement")
+    history.add_argument("--json", action="store_true", help="sortie JSON pour les scripts")
 
     listing = commands.add_parser(
         "list",

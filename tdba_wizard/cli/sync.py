@@ -58,7 +58,7 @@ def _cmd_sync(args: argparse.Namespace) -> int:
                 f"({when.hhmm}) ; rien à faire à ce passage."
             )
             return ExitCode.OK
-    return run_sync(config_path, args.dry_run)
+    return run_sync(config_path, args.dry_run, hold_unmatched=args.hold_unmatched)
 
 
 def progress_printer() -> ProgressCallback | None:
@@ -83,18 +83,20 @@ def progress_printer() -> ProgressCallback | None:
     return show
 
 
-def run_sync(config_path: Path, dry_run: bool) -> int:
+def run_sync(config_path: Path, dry_run: bool, *, hold_unmatched: bool = False) -> int:
     from tdba_wizard.nightly.reading import Readers
 
     # The first reading process loads its modules while this one loads its own.
     readers = Readers()
     try:
-        return run_with(config_path, dry_run, readers)
+        return run_with(config_path, dry_run, readers, hold_unmatched=hold_unmatched)
     finally:
         readers.close()
 
 
-def run_with(config_path: Path, dry_run: bool, readers: Readers) -> int:
+def run_with(
+    config_path: Path, dry_run: bool, readers: Readers, *, hold_unmatched: bool = False
+) -> int:
     """Run the job; return 0, 1 or 2 on its verdict (OK, WARNING, CRITICAL)."""
     import asyncio
     import contextlib
@@ -112,11 +114,14 @@ def run_with(config_path: Path, dry_run: bool, readers: Readers) -> int:
         if problem is not None:  # checked before any export is read
             print(f"✖ CRITICAL : {problem}", file=sys.stderr)
             return CRITICAL
+    from tdba_wizard.nightly.reading import learner_orders
+
     sources = [e.source_path() for e in config.establishments]
     readers.begin(
         sources,
         dry_run=dry_run,
         owners=[(e.uai, e.siret) for e in config.establishments],
+        learners=learner_orders(config.establishments, state),
     )  # the first export is read from now on
 
     from tdba_wizard.mailer import MailError, send_report
@@ -132,6 +137,7 @@ def run_with(config_path: Path, dry_run: bool, readers: Readers) -> int:
     )
     options = SyncOptions(
         dry_run=dry_run,
+        hold_unmatched=hold_unmatched,
         deadline=config.sync.deadline_minutes * 60.0,
         establishment_deadline=config.sync.establishment_deadline_minutes * 60.0,
     )

@@ -51,6 +51,8 @@ class SyncOptions:
     """Seconds for the whole run (None: no limit)."""
     establishment_deadline: float | None = None
     """Seconds for one establishment (None: no limit)."""
+    hold_unmatched: bool = False
+    """Keep back the records whose formateur or responsable TDBA does not know."""
 
 
 QUARANTINE = "quarantaine"

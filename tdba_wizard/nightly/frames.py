@@ -81,6 +81,10 @@ class EndFrame:
     error: str | None
     attention: Groups = field(default_factory=dict)
     header: list[str] = field(default_factory=list)
+    pairs: list[dict[str, Any]] = field(default_factory=list)
+    """Per (formateur, responsable) pair: its records and local processing issues."""
+    duplicates: Groups = field(default_factory=dict)
+    unpaired: int = 0
 
 
 Frame = Progress | BatchFrame | EndFrame
@@ -108,6 +112,9 @@ def write_frame(out: BinaryIO, frame: Frame) -> None:
             "notes": _groups(frame.notes),
             "attention": _groups(frame.attention),
             "header": frame.header,
+            "pairs": frame.pairs,
+            "duplicates": _groups(frame.duplicates),
+            "unpaired": frame.unpaired,
             "error": frame.error,
         }
     encoded = encode_json({**header, "size": len(body)})
@@ -146,5 +153,8 @@ def decode(header: dict[str, Any], body: bytes) -> Frame:
             header["error"],
             {k: ReasonGroup.from_header(v) for k, v in header.get("attention", {}).items()},
             [str(line) for line in header.get("header", [])],
+            list(header.get("pairs", [])),
+            {k: ReasonGroup.from_header(v) for k, v in header.get("duplicates", {}).items()},
+            int(header.get("unpaired", 0)),
         )
     raise ValueError(f"unknown frame kind {kind!r}")

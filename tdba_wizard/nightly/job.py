@@ -36,7 +36,9 @@ from tdba_wizard.nightly.frames import (
     decode,
     decode_header,
 )
-from tdba_wizard.nightly.reading import Readers
+from tdba_wizard.nightly.later import PairReport, predict
+from tdba_wizard.nightly.organismes import OrganismeDirectory
+from tdba_wizard.nightly.reading import Readers, learner_orders
 from tdba_wizard.nightly.report import EstablishmentReport, SyncReport
 from tdba_wizard.secrets import SecretError, SecretStore, entry_name
 from tdba_wizard.text import clean
@@ -166,6 +168,12 @@ class _Reader:
         report.notes = frame.notes
         report.attention = frame.attention
         report.header = list(frame.header)
+        report.duplicates = frame.duplicates
+        report.unverified += frame.unpaired
+        try:
+            report.pairs = [PairReport.from_json(pair) for pair in frame.pairs]
+        except (KeyError, TypeError, ValueError, IndexError):
+            report.pairs = []
         if frame.error:
             report.errors.append(frame.error)
 
@@ -193,9 +201,11 @@ async def _sync_establishment(
     options: SyncOptions,
     progress: ProgressCallback | None,
     readers: Callable[[], subprocess.Popen[bytes]],
+    directory: OrganismeDirectory | None = None,
 ) -> None:
     """Send one establishment's records; what happens goes into ``report`` as it happens (so
-    that a run stopped by its deadline still says what was done)."""
+    that a run stopped by its deadline still says what was done). Once the export is read,
+    what TDBA's processing will reject is predicted (``directory`` looks the couples up)."""
     started = time.perf_counter()
     source = establishment.source_path()
     report.source = str(source) if source else None
@@ -256,8 +266,15 @@ async def _sync_establishment(
             )
             return
         while not run.stopped and (batch := await reader.next()) is not None:
+            if options.hold_unmatched and directory is not None:
+                held = await hold_unmatched(batch, report, directory)
+                if held is None:
+                    continue
+                batch = held
             await run.submit(batch)
         await run.drain()
+        if reader.ended and directory is not None:
+            await predict_processing(report, directory, held=options.hold_unmatched)
     except asyncio.CancelledError:
         if run is not None:
             await asyncio.shield(run.abort())  # batches in flight are kept for the next run
@@ -268,6 +285,64 @@ async def _sync_establishment(
         report.duration = time.perf_counter() - started
         if progress is not None:
             progress(report.name, report.rows_read, report.sent, done=True)
+
+
+async def hold_unmatched(
+    batch: Batch, report: EstablishmentReport, directory: OrganismeDirectory
+) -> Batch | None:
+    """Take out of a batch the records whose formateur or responsable TDBA does not know
+    (they are counted in the report); None when nothing is left to send."""
+    from tdba_wizard.records.dossier import FIELDS
+    from tdba_wizard.records.processing import FORMATEUR, RESPONSABLE
+    from tdba_wizard.wire import encode_json
+
+    records = json.loads(batch.body)
+
+    def couple(record: dict[str, Any], fields: tuple[str, str]) -> tuple[str, str]:
+        return (
+            str(FIELDS[fields[0]].rule(record.get(fields[0])).value),
+            str(FIELDS[fields[1]].rule(record.get(fields[1])).value),
+        )
+
+    roles = [(couple(r, FORMATEUR), couple(r, RESPONSABLE)) for r in records]
+    known = await directory.lookup({c for pair in roles for c in pair})
+    kept, refs = [], []
+    for record, ref, pair in zip(records, batch.refs, roles, strict=True):
+        if any((k := known.get(c)) is not None and not k.found for c in pair):
+            report.held.add(*ref)
+            continue
+        kept.append(record)
+        refs.append(ref)
+    if not kept:
+        return None
+    if len(kept) == len(records):
+        return batch
+    return Batch(encode_json(kept), len(kept), refs)
+
+
+async def predict_processing(
+    report: EstablishmentReport, directory: OrganismeDirectory, *, held: bool = False
+) -> None:
+    """Look the export's couples up and predict what TDBA's processing will reject (with
+    ``held``, the records of unknown organismes were kept back: they are not predicted)."""
+    couples = {c for pair in report.pairs for c in (pair.formateur, pair.responsable)}
+    if not couples:
+        return
+    try:
+        known = await directory.lookup(couples)
+    except Exception:  # the look-up cannot fail the run: the couples are not verified
+        known = dict.fromkeys(couples)
+    found = {couple: None if k is None else k.found for couple, k in known.items()}
+    predicted = predict(report.pairs, found, skip_missing=held)
+    report.predicted = predicted.groups
+    report.predicted_failing = predicted.failing
+    report.unverified += predicted.unverified
+    for (uai, siret), k in sorted(known.items()):
+        if k is not None and k.found and k.ferme:
+            report.warnings.append(
+                f"TDBA connaît l'établissement UAI {uai} / SIRET {siret} (« {k.name} ») comme "
+                "fermé : vérifiez les dossiers qui le désignent."
+            )
 
 
 LOCK_GRACE = 600.0
@@ -384,6 +459,22 @@ def _take_over(handle: Any, holder: dict[str, Any]) -> str | None:
     return None
 
 
+def _keep_learners(
+    learners: dict[str, str] | None, report: EstablishmentReport, dry_run: bool
+) -> None:
+    """Make the index what was sent tonight, once TDBA took something; else forget it."""
+    if learners is None:
+        return
+    pending, index = Path(learners["pending"]), Path(learners["index"])
+    try:
+        if not dry_run and report.delivered > 0 and pending.exists():
+            os.replace(pending, index)
+        else:
+            pending.unlink(missing_ok=True)
+    except OSError:
+        pass  # the index stays as it was: duplicates are still told against the last one
+
+
 async def run_sync(
     config: Config,
     store: SecretStore,
@@ -404,13 +495,16 @@ async def run_sync(
     if readers is None:
         readers = Readers()
     began = time.monotonic()
+    learners = learner_orders(config.establishments, state_dir)
     try:
         readers.begin(
             [e.source_path() for e in config.establishments],
             dry_run=options.dry_run,
             owners=[(e.uai, e.siret) for e in config.establishments],
+            learners=learners,
         )
         async with TdbaClient(config.api.url, max_connections=options.concurrency * 2) as client:
+            directory = OrganismeDirectory(client, state_dir)
             for index, establishment in enumerate(config.establishments):
                 one = EstablishmentReport(
                     establishment.name,
@@ -444,6 +538,7 @@ async def run_sync(
                             options,
                             progress,
                             functools.partial(readers.take, index),
+                            directory,
                         ),
                         limit,
                     )
@@ -459,6 +554,8 @@ async def run_sync(
                         "autres établissements continuent ; relancez, et si cela se reproduit "
                         "signalez-le avec le rapport."
                     )
+                _keep_learners(learners[index], one, options.dry_run)
+            directory.save()
     finally:
         readers.close()
     report.finished_at = dt.datetime.now(dt.UTC)

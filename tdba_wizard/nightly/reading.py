@@ -42,6 +42,7 @@ from tdba_wizard.wire import MAX_BATCH_BYTES, MAX_BATCH_ITEMS
 
 if TYPE_CHECKING:
     from tdba_wizard.nightly.exports import Findings
+    from tdba_wizard.nightly.later import Later
     from tdba_wizard.records.dossier import FieldError
     from tdba_wizard.records.rows import RowValidator
 
@@ -53,14 +54,13 @@ ROW_BLOCK = 250  # rows read and validated together
 
 @dataclass
 class Tally:
-    """What reading an export found: rows read, rows refused locally and why, the values
-    TDBA will change without refusing them, and the rows it will not attach as expected."""
+    """What reading an export found: rows read, rows refused locally and why, and the values
+    TDBA will change without refusing them."""
 
     rows_read: int = 0
     rejected: int = 0
     reasons: Groups = field(default_factory=dict)
     notes: Groups = field(default_factory=dict)
-    attention: Groups = field(default_factory=dict)
     missing: frozenset[str] = frozenset()
     """Required columns the export lacks: said once in the header, not once per row."""
 
@@ -93,7 +93,7 @@ Block = tuple[list[dict[str, Any]], list[tuple[int, str | None]]]
 
 
 def read_and_validate(
-    path: Path, tally: Tally, findings: Findings, attach: Attachment | None = None
+    path: Path, tally: Tally, findings: Findings, later: Later | None = None
 ) -> Iterator[Block]:
     """Yield the valid rows a block at a time; count the others and group their reasons."""
     from tdba_wizard.nightly.exports import (
@@ -103,17 +103,18 @@ def read_and_validate(
         reader_for,
         rows_of_cells,
     )
+    from tdba_wizard.nightly.later import Later
     from tdba_wizard.records.compiled import unchanged_cells
     from tdba_wizard.records.rows import RowValidator, judge_values
 
-    attach = attach or Attachment(None)
+    later = later or Later(None)
     reader = reader_for(path)
     if reader is read_csv:
         header, cells = read_csv_cells(path, findings)
         tally.missing = findings.missing
         if len(set(header)) == len(header):  # the fast path, for the usual export
             validator = RowValidator(header, cell_converter, unchanged_cells)
-            yield from _validate_cells(validator, cells, tally, attach)
+            yield from _validate_cells(validator, cells, tally, later)
             return
         rows = rows_of_cells(header, cells)  # repeated names, none of them TDBA's
     else:
@@ -126,71 +127,7 @@ def read_and_validate(
             checked.append(
                 (row.line, judged.output, judged.errors, judged.notes, _erp_given(row.values))
             )
-        yield _keep_valid(checked, tally, attach)
-
-
-class Attachment:
-    """Rows TDBA will accept but not attach as expected: a partner's UAI whose check letter
-    is wrong or a SIRET whose key does not check (TDBA will not find the organisme), and
-    rows where neither the responsable nor the formateur is the establishment being sent."""
-
-    UAI = ("etablissement_responsable_uai", "etablissement_formateur_uai")
-    SIRET = ("etablissement_responsable_siret", "etablissement_formateur_siret")
-
-    def __init__(self, owner: tuple[str, str] | None) -> None:
-        self.owner = owner
-        self._seen: dict[tuple[str, Any], tuple[Any, str | None]] = {}
-
-    def _judge(self, name: str, value: Any) -> tuple[Any, str | None]:
-        """Return the value as TDBA stores it, and what is wrong with it (None: nothing)."""
-        key = (name, value)
-        found = self._seen.get(key)
-        if found is None:
-            from tdba_wizard.identifiers import (
-                IdentifierError,
-                parse_uai,
-                siret_checksum_valid,
-            )
-            from tdba_wizard.records.dossier import FIELDS
-            from tdba_wizard.text import clean
-
-            stored = FIELDS[name].rule(value).value
-            problem = None
-            if name in self.UAI:
-                try:
-                    parse_uai(str(stored))
-                except IdentifierError:
-                    problem = f"{name} : {clean(stored, 20)} n'a pas la bonne lettre clé"
-            elif not siret_checksum_valid(str(stored)):
-                problem = f"{name} : le SIRET {clean(stored, 20)} a une clé de contrôle fausse"
-            found = (stored, problem)
-            if len(self._seen) < 4096:
-                self._seen[key] = found
-        return found
-
-    def check(self, record: dict[str, Any]) -> list[str]:
-        """Return what TDBA will do otherwise than expected with a valid record."""
-        reasons = []
-        stored = {}
-        for name in (*self.UAI, *self.SIRET):
-            stored[name], problem = self._judge(name, record.get(name))
-            if problem is not None:
-                reasons.append(problem + " : TDBA ne trouvera pas l'établissement")
-        owner = self.owner
-        if owner is not None:
-            uai, siret = owner
-            responsable = (stored[self.UAI[0]], stored[self.SIRET[0]])
-            formateur = (stored[self.UAI[1]], stored[self.SIRET[1]])
-            if responsable != (uai, siret) and formateur != (uai, siret):
-                reasons.append(
-                    f"ni le responsable ni le formateur n'est UAI {uai} / SIRET {siret} : le "
-                    "dossier sera rattaché à un autre établissement"
-                )
-        return reasons
-
-    def note(self, tally: Tally, record: dict[str, Any], line: int, erp_id: str | None) -> None:
-        for reason in self.check(record):
-            tally.attention.setdefault(reason, ReasonGroup()).add(line, erp_id)
+        yield _keep_valid(checked, tally, later)
 
 
 T = TypeVar("T")
@@ -227,7 +164,7 @@ def _erp_given(values: dict[str, Any]) -> str | None:
 def _keep_valid(
     rows: Iterable[tuple[int, dict[str, Any], list[FieldError], list[tuple[str, str]], str | None]],
     tally: Tally,
-    attach: Attachment,
+    later: Later,
 ) -> Block:
     """Return the valid rows of (line, record, errors, notes, ERP id as given); count the
     others, and note what TDBA will change."""
@@ -240,7 +177,7 @@ def _keep_valid(
             continue
         if notes:
             tally.note(notes, line, erp_id)
-        attach.note(tally, record, line, erp_id)
+        later.note(record, line, erp_id)
         records.append(record)
         refs.append((line, _ref(erp_id)))
     return records, refs
@@ -258,7 +195,7 @@ def _validate_cells(
     validator: RowValidator,
     rows: Iterator[tuple[int, list[str]]],
     tally: Tally,
-    attach: Attachment,
+    later: Later,
 ) -> Iterator[Block]:
     for block in _blocks(rows):
         lines = [line for line, _ in block]
@@ -269,7 +206,7 @@ def _validate_cells(
             tally.rows_read += len(valid)
             erp_ids = [_ref(validator.erp_id(row)) for row in cells]
             for record, line, erp_id in zip(valid, lines, erp_ids, strict=True):
-                attach.note(tally, record, line, erp_id)
+                later.note(record, line, erp_id)
             yield valid, list(zip(lines, erp_ids, strict=True))
             continue
         rows_checked = (
@@ -283,7 +220,7 @@ def _validate_cells(
             for index, record in enumerate(checked.records)
             if record is not None  # None: an empty line
         )
-        yield _keep_valid(rows_checked, tally, attach)
+        yield _keep_valid(rows_checked, tally, later)
 
 
 def stream(
@@ -293,22 +230,27 @@ def stream(
     dry_run: bool,
     max_bytes: int,
     owner: tuple[str, str] | None = None,
+    learners: dict[str, str] | None = None,
 ) -> None:
     """Read, validate and encode the export at ``path``, written as frames on ``out``.
 
+    ``learners``: the duplicate index (``secret`` in hex, ``index`` and ``pending`` paths).
     Whatever stops the reading, the last frame says why (in French), with what was read.
     """
     from tdba_wizard.nightly.exports import Findings, SourceError
+    from tdba_wizard.nightly.later import Later, LearnerIndex
 
+    index = None
+    if learners is not None:
+        index = LearnerIndex.load(bytes.fromhex(learners["secret"]), Path(learners["index"]))
+    later = Later(owner, index)
     tally = Tally()
     findings = Findings()
     records: list[dict[str, Any]] = []  # read, not written yet
     refs: list[tuple[int, str | None]] = []
     error = None
     try:
-        for block_records, block_refs in read_and_validate(
-            path, tally, findings, Attachment(owner)
-        ):
+        for block_records, block_refs in read_and_validate(path, tally, findings, later):
             if not dry_run:
                 records += block_records
                 refs += block_refs
@@ -328,14 +270,21 @@ def stream(
     for line, reason, erp_id in findings.rejected:
         tally.refuse(line, reason, erp_id)
     findings.finish()
+    if index is not None and learners is not None and not dry_run and error is None:
+        # Not written: no new index tonight; duplicates are told against the last good one.
+        with contextlib.suppress(Exception):
+            index.write(Path(learners["pending"]))
     end = EndFrame(
         tally.rows_read,
         tally.rejected,
         tally.reasons,
         tally.notes,
         error,
-        tally.attention,
+        later.attention,
         findings.header,
+        later.pairs_json(),
+        later.duplicates,
+        later.unpaired.count,
     )
     write_frame(out, end)
 
@@ -371,6 +320,36 @@ def _write_batches(
         write_frame(out, BatchFrame(tally.rows_read, batch.count, batch.refs, batch.body))
 
 
+LEARNERS = "learners"
+LEARNERS_SECRET = "learners.salt"
+
+
+def learner_orders(establishments: Sequence[Any], state_dir: Path) -> list[dict[str, str] | None]:
+    """The duplicate index of each establishment, for its reading process: the secret of the
+    keyed hashes and where the index is (None: no secret, the state directory being
+    unusable: no duplicate is predicted)."""
+    from tdba_wizard.files import ensure_private_dir
+    from tdba_wizard.secrets import entry_name, installation_salt
+
+    secret = installation_salt(state_dir, LEARNERS_SECRET)
+    folder = state_dir / LEARNERS
+    try:
+        if secret is None:
+            raise OSError
+        ensure_private_dir(folder)
+    except OSError:
+        return [None] * len(establishments)
+    assert secret is not None
+    return [
+        {
+            "secret": secret.hex(),
+            "index": str(folder / f"{entry_name(e.uai, e.siret)}.json"),
+            "pending": str(folder / f"{entry_name(e.uai, e.siret)}.pending.json"),
+        }
+        for e in establishments
+    ]
+
+
 def reader_command() -> list[str]:
     """Return the command of a reading process (no export in it, no secret: see the module)."""
     return [sys.executable, "-m", "tdba_wizard.nightly.reading"]
@@ -404,6 +383,7 @@ class Readers:
         self._spare = _spawn()
         self._sources: list[Path | None] | None = None
         self._owners: list[tuple[str, str] | None] = []
+        self._learners: list[dict[str, str] | None] = []
         self._dry_run = False
         self._started: dict[int, subprocess.Popen[bytes]] = {}
 
@@ -413,6 +393,7 @@ class Readers:
         *,
         dry_run: bool,
         owners: Sequence[tuple[str, str] | None] | None = None,
+        learners: Sequence[dict[str, str] | None] | None = None,
     ) -> None:
         """Take the run's exports (None: no export), in order, and the (UAI, SIRET) of the
         establishment each belongs to; the first is read at once.
@@ -425,6 +406,7 @@ class Readers:
             return
         self._sources, self._dry_run = list(sources), dry_run
         self._owners = list(owners) if owners is not None else [None] * len(sources)
+        self._learners = list(learners) if learners is not None else [None] * len(sources)
         if self._sources and self._sources[0] is not None:
             with contextlib.suppress(OSError):  # take() tries again; the report says why
                 self._started[0] = self._order(0)
@@ -450,6 +432,7 @@ class Readers:
             "dry_run": self._dry_run,
             "max_bytes": self.max_bytes,
             "owner": self._owners[index] if index < len(self._owners) else None,
+            "learners": self._learners[index] if index < len(self._learners) else None,
         }
         assert process.stdin is not None
         try:
@@ -499,9 +482,18 @@ def main(argv: list[str] | None = None) -> int:
             path, dry_run, max_bytes = Path(order["path"]), order["dry_run"], order["max_bytes"]
             if order.get("owner"):
                 owner = (str(order["owner"][0]), str(order["owner"][1]))
+            learners = order.get("learners")
         else:
             path, dry_run, max_bytes = args.path, args.dry_run, args.max_bytes
-        stream(path, sys.stdout.buffer, dry_run=dry_run, max_bytes=max_bytes, owner=owner)
+            learners = None
+        stream(
+            path,
+            sys.stdout.buffer,
+            dry_run=dry_run,
+            max_bytes=max_bytes,
+            owner=owner,
+            learners=learners,
+        )
     except (BrokenPipeError, KeyboardInterrupt):
         return 1  # the job stopped reading (a refused key, Ctrl+C): it reports on its side
     return 0

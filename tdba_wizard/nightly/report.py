@@ -23,6 +23,7 @@ from typing import Any, Literal
 
 from tdba_wizard.files import ensure_private_dir, write_private_atomic
 from tdba_wizard.nightly.frames import ReasonGroup
+from tdba_wizard.nightly.later import PairReport
 from tdba_wizard.secrets import entry_name
 from tdba_wizard.state import LAST_SYNC, last_sync_entry, load_last_sync
 from tdba_wizard.text import clean
@@ -67,6 +68,17 @@ class EstablishmentReport:
     spooled: int = 0
     spool_delivered: int = 0
     duration: float = 0.0
+    pairs: list[PairReport] = field(default_factory=list, repr=False)
+    """The export's (formateur, responsable) pairs, for the prediction."""
+    predicted: dict[str, ReasonGroup] = field(default_factory=dict)
+    """What TDBA's processing will reject, by upstream's message."""
+    predicted_failing: int = 0
+    unverified: int = 0
+    """Records whose organismes could not be looked up."""
+    duplicates: dict[str, ReasonGroup] = field(default_factory=dict)
+    """Learners TDBA will hold twice (another id or school year)."""
+    held: ReasonGroup = field(default_factory=ReasonGroup)
+    """Records kept back because TDBA does not know their organisme (--hold-unmatched)."""
     errors: list[str] = field(default_factory=list)
     """Critical problems (the export unreadable, the key refused, a batch lost…)."""
     warnings: list[str] = field(default_factory=list)
@@ -107,6 +119,27 @@ class EstablishmentReport:
                 f"{_plural(self.spooled, 'dossier non transmis', 'dossiers non transmis')}, "
                 "gardé(s) pour le prochain envoi."
             )
+        if self.held.count:
+            warning.append(
+                f"{_plural(self.held.count, 'dossier retenu', 'dossiers retenus')} : TDBA ne "
+                "connaît pas leur établissement formateur ou responsable (--hold-unmatched)."
+            )
+        if self.predicted_failing:
+            warning.append(
+                f"{_plural(self.predicted_failing, 'dossier', 'dossiers')} que le traitement "
+                "de TDBA rejettera (voir « Rejets prévus »)."
+            )
+        if self.unverified:
+            warning.append(
+                f"{_plural(self.unverified, 'dossier non vérifié', 'dossiers non vérifiés')} : "
+                "la recherche d'établissements de TDBA n'a pas répondu."
+            )
+        doubled = sum(group.count for group in self.duplicates.values())
+        if doubled:
+            warning.append(
+                f"{_plural(doubled, 'apprenant', 'apprenants')} que TDBA comptera deux fois "
+                "(voir « Doublons prévus »)."
+            )
         attention = sum(group.count for group in self.attention.values())
         if attention:
             warning.append(
@@ -139,6 +172,11 @@ class EstablishmentReport:
             "local_reasons": _groups(self.local_reasons),
             "changed_by_tdba": _groups(self.notes),
             "not_attached": _groups(self.attention),
+            "predicted_processing_errors": _groups(self.predicted),
+            "predicted_failing": self.predicted_failing,
+            "unverified": self.unverified,
+            "duplicates": _groups(self.duplicates),
+            "held": self.held.count,
             "header": [clean(h, 500) for h in self.header],
             "sent": self.sent,
             "accepted": self.accepted,
@@ -236,6 +274,19 @@ def render_text(report: SyncReport, timezone: str = "Europe/Paris") -> str:
         if e.attention:
             lines.append("  À vérifier : TDBA les acceptera sans les rattacher comme prévu :")
             lines += _reason_lines(e.attention)
+        if e.predicted:
+            lines.append(
+                f"  Rejets prévus au traitement par TDBA : {e.predicted_failing} dossier(s) "
+                "(TDBA les accepte ce soir puis les rejette en les traitant ; son rapport web "
+                "les montrera) :"
+            )
+            lines += _reason_lines(e.predicted)
+        if e.duplicates:
+            lines.append("  Doublons prévus :")
+            lines += _reason_lines(e.duplicates)
+        if e.held.count:
+            lines.append("  Retenus, non envoyés (--hold-unmatched) :")
+            lines += _reason_lines({"établissement inconnu de TDBA": e.held})
         if not report.dry_run:
             lines.append(
                 f"  Envoyées : {e.sent} ; acceptées par TDBA : {e.accepted} ; refusées par "
@@ -283,6 +334,10 @@ def save_results(report: SyncReport, state_dir: Path, text: str) -> Path:
         _update_last_sync(report, state_dir)
     except OSError as error:
         failure = error
+    try:
+        _journal(report, state_dir)
+    except OSError as error:
+        failure = failure or error
     reports = state_dir / "reports"
     stamp = report.started_at.strftime("%Y%m%d-%H%M%S")
     text_path = reports / f"sync-{stamp}.txt"
@@ -302,6 +357,34 @@ def save_results(report: SyncReport, state_dir: Path, text: str) -> Path:
     if failure is not None:
         raise failure
     return text_path
+
+
+def _journal(report: SyncReport, state_dir: Path) -> None:
+    """Add the run to ``history.jsonl`` (figures only)."""
+    from tdba_wizard.history import append_runs
+
+    finished = report.finished_at or report.started_at
+    entries = []
+    for e in report.establishments:
+        entries.append(
+            {
+                "finished_at": finished.isoformat(),
+                "uai": e.uai,
+                "siret": e.siret,
+                "name": clean(e.name),
+                "verdict": e.level,
+                "rows_read": e.rows_read,
+                "rejected_locally": e.rejected_locally,
+                "sent": e.sent,
+                "accepted": e.accepted,
+                "rejected_by_tdba": e.rejected_by_tdba,
+                "predicted_failing": e.predicted_failing,
+                "duplicates": sum(g.count for g in e.duplicates.values()),
+                "spooled": e.spooled,
+                "held": e.held.count,
+            }
+        )
+    append_runs(state_dir, entries, finished)
 
 
 def _update_last_sync(report: SyncReport, state_dir: Path) -> None:
@@ -324,6 +407,8 @@ def _update_last_sync(report: SyncReport, state_dir: Path) -> None:
             "rejected_by_tdba": e.rejected_by_tdba,
             "accepted": e.accepted,
             "spooled": e.spooled,
+            "predicted_failing": e.predicted_failing,
+            "duplicates": sum(g.count for g in e.duplicates.values()),
             "last_success": finished if succeeded else before.get("last_success"),
             "last_transmission": finished if e.delivered else before.get("last_transmission"),
         }

@@ -1,13 +1,16 @@
 """What TDBA's processing of its queue does with a record the route accepted.
 
 The route queues records; a job processes them later (server/src/jobs/ingestion/
-process-ingestion.ts): it maps them to TDBA's own model and looks their organismes up. The
-sandbox applies the same steps when its records are looked at.
+process-ingestion.ts): it maps them to TDBA's own model, looks their organismes up and checks
+contracts and dates (:mod:`tdba_wizard.records.processing`, shared with the nightly job's
+prediction). The sandbox applies the same steps when its records are looked at.
 """
 
 from __future__ import annotations
 
 from typing import Any
+
+from tdba_wizard.records.processing import FORMATEUR, RESPONSABLE, couple, processing_issues
 
 
 def process(record: dict[str, Any]) -> dict[str, Any]:
@@ -21,17 +24,12 @@ def process(record: dict[str, Any]) -> dict[str, Any]:
 
 
 def processing_errors(record: dict[str, Any], known_couples: set[tuple[str, str]]) -> list[str]:
-    """Return the errors TDBA's processing finds, shown only in its web UI."""
-    problems = []
-    couple = (record["etablissement_formateur_uai"], record["etablissement_formateur_siret"])
-    if couple not in known_couples:
-        problems.append("organisme formateur non trouvé")
-    responsable = (
-        record["etablissement_responsable_uai"],
-        record["etablissement_responsable_siret"],
+    """Return the errors TDBA's processing finds (its messages, in its order), shown only in
+    its web report; the organismes are looked up in the sandbox's seed (closed ones too, as
+    TDBA does)."""
+    issues = processing_issues(
+        record,
+        couple(record, FORMATEUR) in known_couples,
+        couple(record, RESPONSABLE) in known_couples,
     )
-    if responsable not in known_couples:
-        problems.append("organisme responsable non trouvé")
-    if record["date_fin_formation"] < record["date_entree_formation"]:
-        problems.append("la date de fin de formation est antérieure à la date d'entrée")
-    return problems
+    return [issue.message for issue in issues]

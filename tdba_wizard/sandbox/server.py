@@ -138,6 +138,8 @@ class _State:
     failures: deque[Failure] = field(default_factory=deque)
     windows: dict[str, _Window] = field(default_factory=dict)
     requests: list[tuple[str, str, int]] = field(default_factory=list)
+    transmissions: list[tuple[str, str, Key]] = field(default_factory=list)
+    """(day, sender, record key) of every record received, as TDBA's transmissions report."""
     confirmed: dict[str, str] = field(default_factory=dict)
     """Organisme id → the ERP whose connection was confirmed on /connexion-api."""
     lock: threading.Lock = field(default_factory=threading.Lock)
@@ -254,6 +256,42 @@ class Sandbox:
         with self._state.lock:
             return list(self._state.requests)
 
+    def transmissions(self, sender: str, day: str | None = None) -> list[dict[str, Any]]:
+        """TDBA's transmissions report for one organisme: per day (successes and errors of
+        its processing), or, for ``day``, per learner with the errors."""
+        known = {(o.uai, o.siret) for o in self.organismes}
+        with self._state.lock:
+            sent = [(d, key) for d, who, key in self._state.transmissions if who == sender]
+            stored = {key: self._state.records[key] for _, key in sent}
+        judged: dict[Key, tuple[dict[str, Any], list[str]]] = {}
+        for key, queued in stored.items():
+            record = process({**judge(queued.values).output, "has_nir": queued.has_nir})
+            judged[key] = (record, processing_errors(record, known))
+        if day is None:
+            days: dict[str, dict[str, int]] = {}
+            for when, key in sent:
+                counts = days.setdefault(when, {"success": 0, "error": 0})
+                counts["error" if judged[key][1] else "success"] += 1
+            return [{"date": d, "total": c["success"] + c["error"], **c}
+                    for d, c in sorted(days.items(), reverse=True)]  # fmt: skip
+        rows = []
+        for when, key in sent:
+            if when != day:
+                continue
+            record, errors = judged[key]
+            rows.append({
+                "id_erp_apprenant": record.get("id_erp_apprenant"),
+                "nom": record.get("nom_apprenant"),
+                "prenom": record.get("prenom_apprenant"),
+                "annee_scolaire": record.get("annee_scolaire"),
+                "formateur": {"uai": record.get("etablissement_formateur_uai"),
+                              "siret": record.get("etablissement_formateur_siret")},
+                "responsable": {"uai": record.get("etablissement_responsable_uai"),
+                                "siret": record.get("etablissement_responsable_siret")},
+                "errors": errors,
+            })  # fmt: skip
+        return rows
+
     def confirmations(self) -> dict[str, str]:
         """Return the organismes whose ERP connection was confirmed (id → ERP)."""
         with self._state.lock:
@@ -306,7 +344,9 @@ class Sandbox:
         # A stored record holds the values as they were given (atomic values only: the cyclic
         # GC leaves them alone). What TDBA keeps of them is worked out when they are looked at.
         records = self._state.records
+        day = time.strftime("%Y-%m-%d", time.gmtime())
         with self._state.lock:
+            self._state.transmissions.extend((day, item.sender, item.key) for item in queued)
             for item in queued:
                 stored = records.get(item.key)
                 if stored is None:
@@ -557,6 +597,10 @@ def _make_handler(sandbox: Sandbox) -> type[BaseHTTPRequestHandler]:
             if method == "GET" and path == "/__sandbox/records":
                 organisme = self._authenticate()  # learners' data: the demo key, and only its own
                 return 200, sandbox.records(organisme.id)
+            if method == "GET" and path.startswith("/__sandbox/transmissions"):
+                organisme = self._authenticate()  # learners' data: its own, with its key
+                day = path.removeprefix("/__sandbox/transmissions").strip("/") or None
+                return 200, sandbox.transmissions(organisme.id, day)
             if method == "GET" and path == "/connexion-api":
                 raise _Answer(*self._confirmation_page())
             if method == "POST" and path.startswith("/api/v1/organismes/"):

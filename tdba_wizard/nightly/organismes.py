@@ -1,0 +1,147 @@
+"""Does TDBA know a (UAI, SIRET) couple? Its public look-up, once per couple, cached a day.
+
+TDBA's processing attaches each record to the organismes its formateur and responsable
+couples name (an exact match, after a correction from the organismes' referential). The
+public look-up (``POST /api/v1/organismes/get-by-uai-siret``, no key) answers the same exact
+question: the couples of an export are few, each is asked once per run, a result is kept a
+day on disk (``organismes-cache.json`` in the state directory, no learner data), requests are
+few at a time and paced well under TDBA's public limit (300 per minute per IP; a 429 is
+waited for as it says). When the look-up cannot answer, a couple is « non vérifié » — never
+« non trouvé ».
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dt
+import json
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from tdba_wizard.api import Ok, OrganismeNotFound, RateLimited, TdbaClient
+
+Couple = tuple[str, str]
+CACHE_FILE = "organismes-cache.json"
+TTL = dt.timedelta(days=1)
+CONCURRENCY = 4
+PACE = 0.25
+"""Seconds between two look-ups started (at most 240 a minute)."""
+ATTEMPTS = 3
+
+
+@dataclass(frozen=True)
+class Known:
+    """What TDBA's look-up said of a couple."""
+
+    found: bool
+    ferme: bool = False
+    name: str = ""
+
+
+class OrganismeDirectory:
+    """The couples' look-ups of a run, with the day-long cache."""
+
+    def __init__(self, client: TdbaClient, state_dir: Path, *, pace: float = PACE) -> None:
+        self.client = client
+        self.path = state_dir / CACHE_FILE
+        self.pace = pace
+        self.asked = 0
+        """Look-ups sent to TDBA in this run (the others came from the cache)."""
+        self._cache = self._load()
+        self._slots = asyncio.Semaphore(CONCURRENCY)
+        self._next = 0.0
+        self._pacing = asyncio.Lock()
+        self._changed = False
+
+    def _load(self) -> dict[str, dict[str, object]]:
+        try:
+            data = json.loads(self.path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return {}
+        return (
+            {k: v for k, v in data.items() if isinstance(v, dict)} if isinstance(data, dict) else {}
+        )
+
+    @staticmethod
+    def _key(couple: Couple) -> str:
+        return f"{couple[0]}|{couple[1]}"
+
+    def _cached(self, couple: Couple, now: dt.datetime) -> Known | None:
+        entry = self._cache.get(self._key(couple))
+        if entry is None:
+            return None
+        try:
+            checked = dt.datetime.fromisoformat(str(entry["checked"]))
+            if now - checked > TTL or checked > now + dt.timedelta(minutes=5):
+                return None
+            return Known(bool(entry["found"]), bool(entry.get("ferme")), str(entry.get("name", "")))
+        except (KeyError, ValueError, TypeError):
+            return None
+
+    async def lookup(self, couples: set[Couple]) -> dict[Couple, Known | None]:
+        """Return what TDBA knows of each couple (None: could not be asked)."""
+        now = dt.datetime.now(dt.UTC)
+        results: dict[Couple, Known | None] = {}
+        wanted = []
+        for couple in sorted(couples):
+            cached = self._cached(couple, now)
+            if cached is not None:
+                results[couple] = cached
+            else:
+                wanted.append(couple)
+        answers = await asyncio.gather(*(self._ask(couple) for couple in wanted))
+        for couple, known in zip(wanted, answers, strict=True):
+            results[couple] = known
+            if known is not None:
+                self._cache[self._key(couple)] = {
+                    "found": known.found,
+                    "ferme": known.ferme,
+                    "name": known.name,
+                    "checked": now.isoformat(),
+                }
+                self._changed = True
+        return results
+
+    async def _ask(self, couple: Couple) -> Known | None:
+        async with self._slots:
+            for attempt in range(ATTEMPTS):
+                await self._wait_turn()
+                self.asked += 1
+                outcome = await self.client.find_organisme(*couple)
+                if isinstance(outcome, Ok):
+                    found = outcome.value
+                    return Known(True, found.ferme, found.display_name)
+                if isinstance(outcome, OrganismeNotFound):
+                    return Known(False)
+                if not outcome.retryable or attempt + 1 == ATTEMPTS:
+                    return None
+                wait = 2.0**attempt
+                if isinstance(outcome, RateLimited) and outcome.retry_after is not None:
+                    wait = min(outcome.retry_after, 60.0)
+                await asyncio.sleep(wait)
+        return None
+
+    async def _wait_turn(self) -> None:
+        async with self._pacing:
+            delay = self._next - time.monotonic()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            self._next = time.monotonic() + self.pace
+
+    def save(self) -> None:
+        """Keep the answers for a day (a failure to write only costs look-ups tomorrow)."""
+        if not self._changed:
+            return
+        from tdba_wizard.files import write_private_atomic
+
+        now = dt.datetime.now(dt.UTC)
+        kept = {k: v for k, v in self._cache.items() if self._cached(_split(k), now) is not None}
+        with contextlib.suppress(OSError):
+            write_private_atomic(self.path, json.dumps(kept, ensure_ascii=False).encode("utf-8"))
+
+
+def _split(key: str) -> Couple:
+    uai, _, siret = key.partition("|")
+    return (uai, siret)
