@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from tdba_wizard import erps
 from tdba_wizard.api import NATURE_LABELS, ApiInfo, Failure, Ok, TdbaClient, trust_store
 from tdba_wizard.config import Config, ConfigError, ConfigNotFoundError, Establishment, load_config
 from tdba_wizard.errors import NagiosCode
@@ -484,6 +485,13 @@ async def check_remote(
 
 def check_schedule(config: Config, config_path: Path, state: Path) -> Check:
     """The nightly entry: installed, current, and pointing to a program that exists."""
+    if config.establishments and all(e.transmission != "export" for e in config.establishments):
+        return Check(
+            "schedule",
+            NagiosCode.OK,
+            "Pas de tâche de nuit à installer : aucun établissement n'est envoyé par "
+            "tdba-wizard (leur ERP transmet, ou import Excel).",
+        )
     crontab = Crontab()
     if not crontab.available:
         return Check(
@@ -706,10 +714,16 @@ async def run_check(
     )
     store = SecretStore(credentials_path(config_path))
     salt = installation_salt(state)
+    keyless = Check("key", NagiosCode.OK, "Import Excel : pas de clé d'échange (aucun envoi par "
+                    "l'API).")  # fmt: skip
     keys: list[tuple[Check, FoundSecret | None]] = [
-        check_key_found(e, store, salt) for e in config.establishments
+        (keyless, None) if e.transmission == "excel" else check_key_found(e, store, salt)
+        for e in config.establishments
     ]
-    copies = [check_key_copies(e, store) for e in config.establishments]
+    copies = [
+        None if e.transmission == "excel" else check_key_copies(e, store)
+        for e in config.establishments
+    ]
     last, last_problem = read_last_sync(state)
     slots = asyncio.Semaphore(CONCURRENCY)
     verify = trust_store()  # read once, shared by the pools
@@ -765,17 +779,26 @@ async def run_check(
         config.establishments, keys, copies, remote, strict=True
     ):
         own = [key_check] if copy_check is None else [key_check, copy_check]
-        report.establishments.append(
-            EstablishmentChecks(
-                establishment,
-                [
-                    *own,
-                    check_export(establishment),
-                    *remote_checks,
-                    *check_last_sync(establishment, last, now, timezone),
-                ],
-            )
-        )
+        if establishment.transmission == "erp":
+            erp = erps.get(config.erp_of(establishment)).name
+            checks = [*own, *remote_checks, Check(
+                "transmission", NagiosCode.OK,
+                f"Transmis par son ERP ({erp}) : tdba-wizard surveille la clé et "
+                "l'établissement ; la date de révocation de la clé (12 mois sans envoi) n'est "
+                "pas connue d'ici.",
+            )]  # fmt: skip
+        elif establishment.transmission == "excel":
+            checks = [*own, *remote_checks]
+            if establishment.source is not None:
+                checks.append(check_export(establishment))
+        else:
+            checks = [
+                *own,
+                check_export(establishment),
+                *remote_checks,
+                *check_last_sync(establishment, last, now, timezone),
+            ]
+        report.establishments.append(EstablishmentChecks(establishment, checks))
     return report
 
 

@@ -34,14 +34,13 @@ PRODUCTION_URL = "https://cfas.apprentissage.beta.gouv.fr/api/"
 RECETTE_URL = "https://cfas-recette.apprentissage.beta.gouv.fr/api/"
 PREPROD_URL = "https://tableau-de-bord-preprod.apprentissage.beta.gouv.fr/api/"
 KNOWN_ENVIRONMENTS = {PRODUCTION_URL: "production", RECETTE_URL: "recette", PREPROD_URL: "preprod"}
-KNOWN_ERPS = (
-    "ammon", "ymag", "scform", "gesti", "aimaira", "fcamanager", "filiz", "hyperplanning",
-    "charlemagne", "gescicca", "formasup", "formasup-hdf",
-)  # fmt: skip
+Transmission = Literal["export", "erp", "excel"]
+"""Who sends an establishment's records: tdba-wizard from the ERP's export (``export``), the
+ERP's own job (``erp``), or nobody by API: the centre uploads TDBA's Excel template
+(``excel``)."""
 SOURCE_PLACEHOLDERS = frozenset({"sentite", "uai", "siret"})
 _TIME = re.compile(r"^([01]?\d|2[0-3]):([0-5]\d)$")
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
-_ERP_ID = re.compile(r"^[a-z0-9][a-z0-9-]*$")
 
 
 class ConfigError(TdbaError):
@@ -137,6 +136,16 @@ def check_source_template(value: str | None) -> str | None:
     return value
 
 
+def check_erp(value: str) -> str:
+    """Return an ERP id TDBA knows (lowercase), or raise ValueError listing them."""
+    from tdba_wizard import erps
+
+    value = value.strip().lower()
+    if value not in erps.BY_ID:
+        raise ValueError(f"ERP inconnu « {value} » : identifiants de TDBA : {', '.join(erps.IDS)}")
+    return value
+
+
 Siret = Annotated[str, AfterValidator(_check_siret)]
 Uai = Annotated[str, AfterValidator(_check_uai)]
 Email = Annotated[str, AfterValidator(check_email)]
@@ -162,13 +171,7 @@ class ApiSettings(_Section):
     @field_validator("erp")
     @classmethod
     def _erp(cls, value: str) -> str:
-        value = value.strip().lower()
-        if not _ERP_ID.match(value):
-            raise ValueError(
-                "identifiant d'ERP invalide : lettres minuscules, chiffres et tirets "
-                f"(exemples : {', '.join(KNOWN_ERPS[:4])})"
-            )
-        return value
+        return check_erp(value)
 
     @property
     def environment(self) -> str | None:
@@ -241,10 +244,19 @@ class Establishment(_Section):
     """SIRET, 14 digits, as TDBA knows it."""
     uai: Uai
     """UAI, 7 digits and a check letter, as TDBA knows it."""
-    sentite: int = Field(gt=0)
-    """CFA_SENTITE: the id of the centre's record in the ERP."""
+    sentite: int | None = Field(default=None, gt=0)
+    """CFA_SENTITE: the id of the centre's record in Ammon (Ammon only)."""
     source: str | None = None
     """Export file read by the nightly job; may use {sentite}, {uai}, {siret}."""
+    erp: str | None = None
+    """The ERP's id as TDBA knows it (None: the one in ``[api] erp``)."""
+    transmission: Transmission = "export"
+    """Who sends: tdba-wizard from the export, the ERP itself, or an Excel upload."""
+
+    @field_validator("erp")
+    @classmethod
+    def _erp_id(cls, value: str | None) -> str | None:
+        return None if value is None else check_erp(value)
 
     @field_validator("name")
     @classmethod
@@ -293,8 +305,32 @@ class Config(_Section):
                     "qu'une fois"
                 )
             seen[couple] = index
+        from tdba_wizard import erps
+
+        for index, establishment in enumerate(self.establishments, start=1):
+            erp = erps.get(self.erp_of(establishment))
+            label = f"l'établissement n°{index} (« {establishment.name} »)"
+            if erp.needs_sentite and establishment.sentite is None:
+                raise ValueError(
+                    f"{label} utilise Ammon : son CFA_SENTITE (l'id de la fiche entreprise du "
+                    "CFA dans Ammon) est obligatoire"
+                )
+            if (
+                establishment.source
+                and "{sentite}" in establishment.source
+                and (establishment.sentite is None)
+            ):
+                raise ValueError(f"{label} : le chemin de l'export utilise {{sentite}} sans "
+                                 "CFA_SENTITE ; mettez {uai} ou {siret} à la place")  # fmt: skip
+            if establishment.transmission == "erp" and not erp.api:
+                raise ValueError(
+                    f"{label} : {erp.name} ne transmet pas par l'API de TDBA ; choisissez "
+                    "« export » (tdba-wizard envoie) ou « excel » (import du modèle)"
+                )
         exports: dict[str, int] = {}
         for index, establishment in enumerate(self.establishments, start=1):
+            if establishment.transmission == "erp":
+                continue  # the ERP sends: its export, if any, is not read
             path = establishment.source_path()
             if path is None:
                 continue
@@ -316,6 +352,10 @@ class Config(_Section):
         data = self.model_dump()
         data["schedule"] = {**data["schedule"], **changes}
         return Config.model_validate(data)
+
+    def erp_of(self, establishment: Establishment) -> str:
+        """Return the ERP id of an establishment (its own, else ``[api] erp``)."""
+        return establishment.erp or self.api.erp
 
     def find(self, uai: str, siret: str | None = None) -> list[Establishment]:
         """Return the establishments with this UAI (and SIRET, if given)."""

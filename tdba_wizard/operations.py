@@ -162,14 +162,30 @@ def _config_lines(path: Path, before: Config | None, after: Config) -> list[str]
 
 
 def _identity(establishment: Establishment) -> str:
-    return (
-        f"UAI {establishment.uai} · SIRET {establishment.siret} · CFA_SENTITE "
-        f"{establishment.sentite}"
-    )
+    parts = [f"UAI {establishment.uai}", f"SIRET {establishment.siret}"]
+    if establishment.sentite is not None:
+        parts.append(f"CFA_SENTITE {establishment.sentite}")
+    if establishment.erp is not None:
+        parts.append(f"ERP {establishment.erp}")
+    parts.append(TRANSMISSION[establishment.transmission])
+    return " · ".join(parts)
+
+
+TRANSMISSION = {
+    "export": "envoi par tdba-wizard (export)",
+    "erp": "envoi par l'ERP lui-même",
+    "excel": "import Excel",
+}
 
 
 def _field_changes(old: Establishment, new: Establishment) -> list[str]:
-    labels = {"name": "nom", "sentite": "CFA_SENTITE", "source": "export"}
+    labels = {
+        "name": "nom",
+        "sentite": "CFA_SENTITE",
+        "source": "export",
+        "erp": "ERP",
+        "transmission": "transmission",
+    }
     lines = []
     for name, label in labels.items():
         before, after = getattr(old, name), getattr(new, name)
@@ -240,7 +256,7 @@ def plan_add(
     config_path: Path,
     establishment: Establishment,
     *,
-    key: str,
+    key: str | None,
     target: StoreTarget,
     store: SecretStore,
     api_url: str | None = None,
@@ -271,10 +287,14 @@ def plan_add(
         return _valid(data)
 
     after = change(before)
-    _refuse_shared_key(store, before, key)
-    _target_or_explain(store, target)
-    keys = (KeyPlan(establishment, key, target, _copies(store, establishment)),)
-    lines = [*_config_lines(config_path, before, after), *_key_lines(keys[0], store)]
+    keys: tuple[KeyPlan, ...] = ()
+    if key is not None:  # an Excel upload has no key
+        _refuse_shared_key(store, before, key)
+        _target_or_explain(store, target)
+        keys = (KeyPlan(establishment, key, target, _copies(store, establishment)),)
+    lines = [*_config_lines(config_path, before, after)]
+    for key_plan in keys:
+        lines += _key_lines(key_plan, store)
     return Plan(f"Ajouter « {establishment.name} »", config_path, before, after, change, keys,
                 tuple(lines), f"« {establishment.name} » ajouté.")  # fmt: skip
 

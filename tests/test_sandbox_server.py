@@ -3,6 +3,7 @@ the confirmation page, learners' data behind the demo key, --dump on SIGTERM."""
 
 from __future__ import annotations
 
+import html
 import json
 import signal
 import socket
@@ -99,23 +100,35 @@ def test_learner_records_need_the_demo_key(sandbox: Sandbox) -> None:
     assert httpx.get(url, headers=wrong, timeout=5).status_code == 403
 
 
-def test_the_confirmation_page_rehearses_the_step(sandbox: Sandbox) -> None:
+def test_the_confirmation_page_follows_tdba_s_rules(sandbox: Sandbox) -> None:
+    from tdba_wizard import erps
+
     organisme = sandbox.organismes[0]
     root = sandbox.url.removesuffix("/").removesuffix("/api")
 
     def page(**query: str) -> httpx.Response:
-        return httpx.get(f"{root}/connexion-api?{urlencode(query)}", timeout=5)
+        answer = httpx.get(f"{root}/connexion-api?{urlencode(query)}", timeout=5)
+        answer.shown = html.unescape(answer.text)  # type: ignore[attr-defined]
+        return answer
 
     good = {"siret": organisme.siret, "uai": organisme.uai, "erp": "ammon"}
+    without_key = page(**good)
+    assert without_key.status_code == 200 and "Paramètres sur l'ERP « Ammon »" in without_key.shown
     refused = page(**good, api_key="00000000-0000-4000-8000-000000000000")
-    assert refused.status_code == 403 and "pas les droits" in refused.text
-    other = page(**{**good, "uai": sandbox.organismes[1].uai}, api_key=organisme.demo_key)
-    assert other.status_code == 409 and "(UAI différent)" in other.text
-    confirmed = page(**good, api_key=organisme.demo_key)
-    assert confirmed.status_code == 200 and "Accrochage confirmé" in confirmed.text
+    assert refused.status_code == 403 and "pas les droits" in refused.shown
+    extra = page(**good, api_key=organisme.demo_key, autre="x")
+    assert extra.status_code == 400 and "exactement siret, uai, erp et api_key" in extra.shown
+    missing = page(siret=organisme.siret, erp="ammon", api_key=organisme.demo_key)
+    assert missing.status_code == 400
+    for erp in erps.IDS:
+        confirmed = page(**{**good, "erp": erp}, api_key=organisme.demo_key)
+        assert confirmed.status_code == 200 and "Accrochage confirmé" in confirmed.shown
+        assert f"l'ERP « {erps.get(erp).name} »" in confirmed.shown
+        assert sandbox.confirmations() == {organisme.id: erp}
+        assert organisme.demo_key not in confirmed.shown
     assert "text/html; charset=utf-8" in confirmed.headers["content-type"]
-    assert sandbox.confirmations() == {organisme.id: "ammon"}
-    assert organisme.demo_key not in confirmed.text
+    unknown = page(**{**good, "erp": "inconnu"}, api_key=organisme.demo_key)
+    assert unknown.status_code == 200 and "ne connaît pas" in unknown.shown
 
 
 def test_verbose_log_never_shows_a_key(tmp_path: Path) -> None:

@@ -27,6 +27,8 @@ COMMANDS: dict[str | None, tuple[str, str]] = {
     "schedule": ("schedule", "cmd_schedule"),
     "sync": ("sync", "cmd_sync"),
     "history": ("history", "cmd_history"),
+    "erp-sheet": ("erpsheet", "cmd_erp_sheet"),
+    "xlsx": ("xlsx", "cmd_xlsx"),
     None: ("interactive", "cmd_interactive"),
 }
 

@@ -92,6 +92,26 @@ def _add_key_options(command: argparse.ArgumentParser, *, moving: bool = False) 
     )
 
 
+ERP_IDS = (
+    "ymag",
+    "gesti",
+    "scform",
+    "fcamanager",
+    "aimaira",
+    "cactus",
+    "myclic",
+    "gescicca",
+    "formasup",
+    "formasup-hdf",
+    "charlemagne",
+    "ammon",
+    "ofa-link",
+    "filiz",
+    "hyperplanning",
+    "autre",
+)  # fmt: skip  (tdba_wizard.erps.IDS; kept here so that --help loads no more than argparse)
+
+
 def build_parser() -> argparse.ArgumentParser:
     """Return the parser of every command, with French help."""
     parser = _Parser(
@@ -156,8 +176,24 @@ def build_parser() -> argparse.ArgumentParser:
     add.add_argument("--name", required=True, metavar="NOM", help="nom de l'établissement")
     add.add_argument("--siret", required=True, help="SIRET (14 chiffres)")
     add.add_argument("--uai", required=True, help="UAI (7 chiffres et une lettre)")
-    add.add_argument("--sentite", required=True, metavar="ID", help="CFA_SENTITE (id dans l'ERP)")
+    add.add_argument(
+        "--sentite", metavar="ID", help="CFA_SENTITE, l'id de la fiche du CFA dans Ammon (Ammon)"
+    )
     add.add_argument("--source", metavar="CHEMIN", help="export lu par la tâche de nuit")
+    add.add_argument(
+        "--erp",
+        metavar="ID",
+        help="l'ERP de l'établissement, tel que TDBA le nomme : "
+        + ", ".join(ERP_IDS)
+        + " (défaut : [api] erp de la configuration, ammon au départ)",
+    )
+    add.add_argument(
+        "--transmission",
+        choices=("export", "erp", "excel"),
+        help="qui envoie : « export » tdba-wizard depuis l'export de l'ERP (défaut pour un "
+        "ERP à API), « erp » l'ERP lui-même, « excel » import du modèle Excel (défaut pour un "
+        "ERP sans API ; pas de clé)",
+    )
     add.add_argument("--api-url", metavar="URL", help="adresse de l'API TDBA (défaut : production)")
     _add_key_options(add)
 
@@ -268,6 +304,43 @@ def build_parser() -> argparse.ArgumentParser:
         help="ne pas envoyer les dossiers dont TDBA ne connaît pas l'établissement formateur ou "
         "responsable (ils seraient rejetés à son traitement) ; ils sont comptés au rapport",
     )
+
+    sheet = commands.add_parser(
+        "erp-sheet",
+        help="ce qu'il faut saisir dans l'ERP, établissement par établissement",
+        description="Imprime, dans les mots de l'ERP et dans l'ordre, chaque valeur à saisir "
+        "dans l'ERP, les vérifications de la procédure de l'éditeur et le lien de confirmation "
+        "(sans la clé). La clé y est masquée ; --copy-key la met dans le presse-papiers.",
+        allow_abbrev=False,
+    )
+    sheet.add_argument("--uai", help="un seul établissement")
+    sheet.add_argument("--siret", help="SIRET, si plusieurs établissements ont cet UAI")
+    sheet.add_argument(
+        "--copy-key",
+        action="store_true",
+        help="mettre la clé de l'établissement dans le presse-papiers (séquence OSC 52 du "
+        "terminal, y compris en SSH), sans l'afficher",
+    )
+
+    xlsx = commands.add_parser(
+        "xlsx",
+        help="préparer le modèle Excel de TDBA depuis l'export (ERP sans API)",
+        description="Transforme l'export d'un établissement en fichier(s) au format du modèle "
+        "d'import de TDBA (feuille « Modèle », mêmes en-têtes ; 2 000 lignes au plus par "
+        "fichier), après vérification avec les règles de TDBA, et dit ce qui a été écarté.",
+        allow_abbrev=False,
+    )
+    xlsx.add_argument("--uai", required=True, help="l'établissement")
+    xlsx.add_argument("--siret", help="SIRET, si plusieurs établissements ont cet UAI")
+    xlsx.add_argument(
+        "--out",
+        required=True,
+        type=Path,
+        metavar="FICHIER",
+        help="fichier .xlsx à écrire (FICHIER-1.xlsx, -2… au-delà de 2 000 lignes)",
+    )
+    xlsx.add_argument("--source", type=Path, metavar="CHEMIN",
+                      help="un autre export que celui de la configuration")  # fmt: skip
 
     history = commands.add_parser(
         "history",

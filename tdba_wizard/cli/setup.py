@@ -44,21 +44,46 @@ def _run_plan(plan: Plan, store: SecretStore, args: argparse.Namespace) -> int:
 def cmd_add(args: argparse.Namespace) -> int:
     from pydantic import ValidationError
 
-    from tdba_wizard.config import Establishment, describe_validation_error, normalise_api_url
+    from tdba_wizard import erps
+    from tdba_wizard.config import (
+        Establishment,
+        Transmission,
+        check_erp,
+        describe_validation_error,
+        normalise_api_url,
+    )
     from tdba_wizard.operations import load_existing, plan_add
 
-    if not re.fullmatch(r"\s*\d+\s*", args.sentite) or int(args.sentite) <= 0:
+    sentite = None
+    if args.sentite is not None:
+        if not re.fullmatch(r"\s*\d+\s*", args.sentite) or int(args.sentite) <= 0:
+            raise InputError(
+                f"--sentite : « {args.sentite} » n'est pas un identifiant CFA_SENTITE valide "
+                "(nombre entier positif, l'id de la fiche du centre dans Ammon)."
+            )
+        sentite = int(args.sentite)
+    config_path = config_file(args)
+    existing = load_existing(config_path)  # a malformed file or a duplicate: before the key
+    try:
+        erp_id = check_erp(args.erp) if args.erp is not None else None
+    except ValueError as error:
+        raise InputError(f"--erp : {error}") from None
+    erp = erps.get(erp_id or (existing.api.erp if existing is not None else erps.AMMON))
+    transmission: Transmission = args.transmission or ("export" if erp.api else "excel")
+    if erp.needs_sentite and sentite is None:
         raise InputError(
-            f"--sentite : « {args.sentite} » n'est pas un identifiant CFA_SENTITE valide "
-            "(nombre entier positif, l'id de la fiche du centre dans l'ERP)."
+            "--sentite : obligatoire pour Ammon (l'id de la fiche entreprise du CFA dans Ammon, "
+            "que la liaison TDBA d'Ammon demande)."
         )
     try:
         establishment = Establishment(
             name=args.name,
             siret=args.siret,
             uai=args.uai,
-            sentite=int(args.sentite),
+            sentite=sentite,
             source=args.source,
+            erp=erp_id,
+            transmission=transmission,
         )
     except ValidationError as error:
         raise InputError("--" + " ; --".join(describe_validation_error(error))) from None
@@ -68,8 +93,6 @@ def cmd_add(args: argparse.Namespace) -> int:
             api_url = normalise_api_url(args.api_url)
         except ValueError as error:
             raise InputError(f"--api-url : {error}") from None
-    config_path = config_file(args)
-    existing = load_existing(config_path)  # a malformed file or a duplicate: before the key
     if existing is not None:
         for other in existing.find(establishment.uai, establishment.siret):
             raise InputError(
@@ -77,7 +100,7 @@ def cmd_add(args: argparse.Namespace) -> int:
                 f"(« {other.name} »). Pour le remplacer, retirez-le d'abord avec "
                 f"« tdba-wizard remove --uai {other.uai} --siret {other.siret} »."
             )
-    key = read_key(args)
+    key = None if transmission == "excel" else read_key(args)
     store = secret_store(config_path)
     plan = plan_add(
         config_path,
@@ -169,7 +192,8 @@ def cmd_list(args: argparse.Namespace) -> int:
         assert isinstance(key, dict)
         state = f"✔ clé : {key['where']}" if key["found"] else f"✖ clé : {key['where']}"
         print(f"\n• {row['name']}")
-        print(f"  UAI {row['uai']} · SIRET {row['siret']} · SENTITE {row['sentite']}")
+        sentite = f" · SENTITE {row['sentite']}" if row.get("sentite") is not None else ""
+        print(f"  UAI {row['uai']} · SIRET {row['siret']}{sentite}")
         if row.get("source"):
             print(f"  Export : {row['source']}")
         print(f"  {state}")

@@ -116,7 +116,9 @@ def run_with(
             return CRITICAL
     from tdba_wizard.nightly.reading import learner_orders
 
-    sources = [e.source_path() for e in config.establishments]
+    sources = [
+        e.source_path() if e.transmission == "export" else None for e in config.establishments
+    ]  # the same as nightly.job.exports_of (not imported yet: the reading starts first)
     readers.begin(
         sources,
         dry_run=dry_run,

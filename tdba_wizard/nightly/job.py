@@ -475,6 +475,12 @@ def _keep_learners(
         pass  # the index stays as it was: duplicates are still told against the last one
 
 
+def exports_of(config: Config) -> list[Path | None]:
+    """The export each establishment's reading process reads (None: none to read, or it is
+    not tdba-wizard that sends)."""
+    return [e.source_path() if e.transmission == "export" else None for e in config.establishments]
+
+
 async def run_sync(
     config: Config,
     store: SecretStore,
@@ -498,7 +504,7 @@ async def run_sync(
     learners = learner_orders(config.establishments, state_dir)
     try:
         readers.begin(
-            [e.source_path() for e in config.establishments],
+            exports_of(config),
             dry_run=options.dry_run,
             owners=[(e.uai, e.siret) for e in config.establishments],
             learners=learners,
@@ -506,6 +512,11 @@ async def run_sync(
         async with TdbaClient(config.api.url, max_connections=options.concurrency * 2) as client:
             directory = OrganismeDirectory(client, state_dir)
             for index, establishment in enumerate(config.establishments):
+                if establishment.transmission != "export":
+                    how = "son ERP transmet lui-même" if establishment.transmission == "erp" else (
+                        "import du modèle Excel")  # fmt: skip
+                    report.elsewhere.append(f"« {establishment.name} » ({how})")
+                    continue
                 one = EstablishmentReport(
                     establishment.name,
                     establishment.uai,

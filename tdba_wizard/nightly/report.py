@@ -217,6 +217,8 @@ class SyncReport:
     """Critical problems of the run itself (the report could not be saved…)."""
     warnings: list[str] = field(default_factory=list)
     """The run's own warnings (the report e-mail failed…)."""
+    elsewhere: list[str] = field(default_factory=list)
+    """Establishments whose records tdba-wizard does not send (their ERP does, or Excel)."""
 
     @property
     def level(self) -> Level:
@@ -240,6 +242,7 @@ class SyncReport:
             "exit_code": RANK[self.level],
             "errors": [clean(e, 500) for e in self.errors],
             "warnings": [clean(w, 500) for w in self.warnings],
+            "not_sent_by_tdba_wizard": [clean(e, 300) for e in self.elsewhere],
             "establishments": [e.as_json() for e in self.establishments],
         }
 
@@ -258,6 +261,9 @@ def render_text(report: SyncReport, timezone: str = "Europe/Paris") -> str:
     ]
     lines += [f"✖ {clean(error, 500)}" for error in report.errors]
     lines += [f"⚠ {clean(warning, 500)}" for warning in report.warnings]
+    if report.elsewhere:
+        others = " ; ".join(clean(e, 300) for e in report.elsewhere)
+        lines.append(f"Non envoyés par tdba-wizard : {others}")
     for e in report.establishments:
         level, reasons = e.verdict()
         lines += ["", f"« {clean(e.name)} » (UAI {e.uai}, SIRET {e.siret}) — {level}"]

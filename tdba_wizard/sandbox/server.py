@@ -621,33 +621,47 @@ def _make_handler(sandbox: Sandbox) -> type[BaseHTTPRequestHandler]:
             raise _Answer(404, {"error": "Not Found", "message": f"Route inconnue : {path}"})
 
         def _confirmation_page(self) -> tuple[int, bytes]:
-            """TDBA's /connexion-api, as the wizard's « Confirmer l'accrochage » opens it."""
+            """TDBA's /connexion-api, as the wizard's « Confirmer l'accrochage » opens it.
+
+            TDBA's rules (ui/pages/connexion-api.tsx, POST .../verify-user): without
+            ``api_key`` the page sends to Paramètres to choose the ERP; with it, the query
+            must be exactly ``siret``, ``uai``, ``erp``, ``api_key`` (a strict zod object of
+            strings), and the key the organisme's; then the ERP is recorded for it.
+            """
             from urllib.parse import parse_qs, urlsplit
 
-            query = {k: v[0] for k, v in parse_qs(urlsplit(self.path).query).items()}
-            organisme = state.keys.get(query.get("api_key", ""))
+            from tdba_wizard import erps
+
+            parsed = parse_qs(urlsplit(self.path).query, keep_blank_values=True)
+            query = {k: v[0] for k, v in parsed.items()}
             erp = query.get("erp", "")
-            if organisme is None or query.get("api_key") in state.revoked:
+            name = erps.BY_ID[erp].name if erp in erps.BY_ID else None
+            if "api_key" not in query:
+                return 200, _page(
+                    "Paramétrage de votre moyen de transmission",
+                    f"Sans clé dans le lien, TDBA ouvre Paramètres sur l'ERP « {name or erp} » "
+                    "(erpV3) pour générer la clé d'échange.",
+                )
+            expected = {"siret", "uai", "erp", "api_key"}
+            if set(query) != expected or any(len(v) != 1 for v in parsed.values()):
+                return 400, _page(
+                    "Paramètres invalides",
+                    "Le lien doit porter exactement siret, uai, erp et api_key (TDBA refuse "
+                    f"les autres) ; reçus : {', '.join(sorted(query))}.",
+                )
+            organisme = state.keys.get(query["api_key"])
+            if organisme is None or query["api_key"] in state.revoked:
                 return 403, _page(
                     "Vous n’avez pas les droits pour accéder à cette page.",
-                    "La clé d'échange du lien n'est pas une clé de ce bac à sable.",
-                )
-            differs = [
-                label
-                for label, field_name in (("UAI", "uai"), ("Siret", "siret"))
-                if query.get(field_name, "").strip().upper() != getattr(organisme, field_name)
-            ]
-            if differs:
-                return 409, _page(
-                    "Différente configuration détectée entre votre ERP et votre compte.",
-                    f"({' et '.join(differs)} différent)",
+                    "La clé d'échange du lien n'est pas celle de l'organisme connecté.",
                 )
             with state.lock:
                 state.confirmed[organisme.id] = erp
+            known = f"l'ERP « {name} »" if name else f"un ERP que TDBA ne connaît pas (« {erp} »)"
             return 200, _page(
                 "Accrochage confirmé",
-                f"« {organisme.enseigne} » transmet ses effectifs avec l'ERP « {erp} » (bac à "
-                "sable : rien n'est envoyé au vrai TDBA).",
+                f"« {organisme.enseigne} » transmet ses effectifs avec {known} (bac à sable : "
+                "rien n'est envoyé au vrai TDBA).",
             )
 
         def _organismes(self, action: str) -> tuple[int, Any]:
