@@ -72,10 +72,23 @@ def erp_sheet(
                     lines.append(f"  {index}. {step.format(**values)}")
                 continue
             if establishment.transmission == "export":
+                source = establishment.source_path()
                 lines.append(
-                    "  C'est tdba-wizard qui envoie, depuis l'export de l'ERP : rien à activer "
-                    "dans l'ERP pour la transmission (la clé n'y est pas nécessaire)."
+                    f"  C'est tdba-wizard qui envoie, depuis l'export de {erp.name} : rien à "
+                    "paramétrer pour TDBA dans l'ERP (ni clé, ni tâche : ne l'activez pas en "
+                    "plus, les dossiers partiraient deux fois)."
                 )
+                lines.append(
+                    "  Dans l'ERP : faites produire chaque soir, avant l'envoi de nuit, l'export "
+                    f"des apprentis (CSV, XLSX au format du modèle TDBA ou JSON) à : "
+                    f"{source or '(chemin à indiquer dans la configuration)'}"
+                )
+                lines.append(
+                    "  Confirmer l'accrochage dans TDBA (facultatif ; ouvrez-le connecté au "
+                    "compte de l'établissement) :"
+                )
+                lines.append(f"   {confirmation_link(config, establishment)}")
+                continue
             steps = erps.steps_for(erp)
             if erp.id == erps.AMMON and number > 0:
                 steps = steps[1:2]  # the application and the job once; one specific part each

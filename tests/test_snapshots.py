@@ -70,6 +70,22 @@ def test_welcome(snap_compare: Any, app: WizardApp, fixed_sandbox: Sandbox) -> N
     assert snap_compare(app, terminal_size=SIZE, run_before=until(fixed_sandbox, "WelcomeStep"))
 
 
+def test_erp_choice(snap_compare: Any, app: WizardApp, fixed_sandbox: Sandbox) -> None:
+    """Votre ERP: TDBA's list, who sends, and what it means in the ERP's own words."""
+    assert snap_compare(app, terminal_size=SIZE, run_before=until(fixed_sandbox, "ErpChoiceStep"))
+
+
+def test_erp_sheet(snap_compare: Any, app: WizardApp, fixed_sandbox: Sandbox) -> None:
+    """The summary's « Fiche pour l'ERP »: Ammon's screens, in order, the key masked."""
+
+    async def run_before(pilot: Any) -> None:
+        await until(fixed_sandbox, "DoneScreen")(pilot)
+        await pilot.click("#sheet")
+        await settle(pilot)
+
+    assert snap_compare(app, terminal_size=SIZE, run_before=run_before)
+
+
 def test_key_typed_is_hidden(snap_compare: Any, app: WizardApp, fixed_sandbox: Sandbox) -> None:
     """Clé d'échange: where to find it; the pasted demo key shows as dots only."""
     assert snap_compare(app, terminal_size=SIZE, run_before=until(fixed_sandbox, "KeyStep"))

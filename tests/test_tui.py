@@ -16,6 +16,7 @@ from tdba_wizard.schedule import Crontab
 from tdba_wizard.secrets import SERVICE, SecretStore
 from tdba_wizard.tui.app import WizardApp
 from tdba_wizard.tui.screens.connection import ConnectionStep
+from tdba_wizard.tui.screens.erpchoice import ErpChoiceStep
 from tdba_wizard.tui.screens.establishment import EstablishmentStep
 from tdba_wizard.tui.screens.home import HomeScreen
 from tdba_wizard.tui.screens.key import KeyStep
@@ -49,11 +50,22 @@ def text_of(app: WizardApp, selector: str) -> str:
     return str(app.screen.query_one(selector, Static).render())
 
 
+async def open_flow(pilot: Any, key: str) -> None:
+    """Start a flow from the home screen (« a », « e ») and keep the ERP as it is."""
+    await pilot.press(key)
+    await settle(pilot)
+    assert isinstance(pilot.app.screen, ErpChoiceStep)
+    await next_step(pilot)
+
+
 async def goto_connection(pilot: Any, url: str, key: str, uai: str, siret: str) -> None:
-    """Fill Accueil (custom URL), the key, the establishment and the ERP step."""
+    """Fill Accueil (custom URL), the ERP (Ammon, sent from the export), the key, the
+    establishment and the ERP settings."""
     app = pilot.app
     await pilot.click("#env-custom")
     set_value(app, "#custom-url", url)
+    await next_step(pilot)
+    assert isinstance(app.screen, ErpChoiceStep)
     await next_step(pilot)
     assert isinstance(app.screen, KeyStep)
     set_value(app, "#key", f'  "{key}"\n')
@@ -177,6 +189,7 @@ async def test_only_siret_offers_the_uais(sandbox: Sandbox, tmp_path: Path) -> N
         await pilot.click("#env-custom")
         set_value(app, "#custom-url", sandbox.url)
         await next_step(pilot)
+        await next_step(pilot)  # the ERP: as it is
         set_value(app, "#key", sandbox.organismes[1].demo_key)
         await next_step(pilot)
         set_value(app, "#siret", "13002526500013")
@@ -213,8 +226,7 @@ async def test_rerun_adds_a_second_establishment(
     async with app.run_test(size=(80, 24)) as pilot:
         await settle(pilot)
         assert isinstance(app.screen, HomeScreen)
-        await pilot.press("a")
-        await settle(pilot)
+        await open_flow(pilot, "a")
         assert isinstance(app.screen, KeyStep)
         set_value(app, "#key", second.demo_key)
         await next_step(pilot)
@@ -244,8 +256,7 @@ async def test_edit_the_key(
     app = WizardApp(app_services)
     async with app.run_test(size=(80, 24)) as pilot:
         await settle(pilot)
-        await pilot.press("e")
-        await settle(pilot)
+        await open_flow(pilot, "e")
         set_value(app, "#key", good)
         await next_step(pilot)  # ERP step, prefilled
         await next_step(pilot)  # connection test with the new key
@@ -468,8 +479,7 @@ async def test_key_edit_leaves_one_key_read_the_same_from_cron(
     app = WizardApp(app_services)
     async with app.run_test(size=(80, 24)) as pilot:
         await settle(pilot)
-        await pilot.press("e")
-        await settle(pilot)
+        await open_flow(pilot, "e")
         assert "Modifier « CFA 1 »" in str(app.screen.query_one(".step-title", Static).render())
         set_value(app, "#key", good)
         await next_step(pilot)
@@ -523,8 +533,7 @@ async def test_dry_run_and_review_show_the_same_plan(
     app = WizardApp(app_services)
     async with app.run_test(size=(80, 24)) as pilot:
         await settle(pilot)
-        await pilot.press("a")
-        await settle(pilot)
+        await open_flow(pilot, "a")
         set_value(app, "#key", second.demo_key)
         await next_step(pilot)
         set_value(app, "#siret", second.siret)
@@ -552,8 +561,7 @@ async def test_time_zone_is_kept_by_a_wizard_save(
     app = WizardApp(app_services)
     async with app.run_test(size=(80, 24)) as pilot:
         await settle(pilot)
-        await pilot.press("a")
-        await settle(pilot)
+        await open_flow(pilot, "a")
         set_value(app, "#key", second.demo_key)
         await next_step(pilot)
         set_value(app, "#siret", second.siret)
@@ -617,7 +625,7 @@ async def test_a_hung_keyring_does_not_freeze_the_wizard(sandbox: Sandbox, tmp_p
             assert "Lecture des clés" in text_of(app, "#status")
             await pilot.press("a")  # the keyring still hangs; the wizard answers
             await pilot.pause(0.2)
-            assert isinstance(app.screen, KeyStep)
+            assert isinstance(app.screen, ErpChoiceStep)
             assert not released.is_set()
             released.set()
     finally:
@@ -653,8 +661,12 @@ async def test_back_keeps_typed_values_and_fixed_errors_go_away(
         assert isinstance(app.screen, KeyStep)
         await pilot.press("escape")
         await settle(pilot)
+        assert isinstance(app.screen, ErpChoiceStep)
+        await pilot.press("escape")
+        await settle(pilot)
         assert app.screen.query_one("#custom-url", Input).value == sandbox.url
         await next_step(pilot)
+        await next_step(pilot)  # the ERP, kept
         await next_step(pilot)  # the key is kept in the draft
         await next_step(pilot)  # the establishment is still confirmed
         assert isinstance(app.screen, ErpStep)
@@ -692,8 +704,7 @@ async def test_second_export_prefilled_from_the_first_template(
     app = WizardApp(app_services)
     async with app.run_test(size=(80, 24)) as pilot:
         await settle(pilot)
-        await pilot.press("a")
-        await settle(pilot)
+        await open_flow(pilot, "a")
         set_value(app, "#key", second.demo_key)
         await next_step(pilot)
         set_value(app, "#siret", second.siret)
@@ -744,3 +755,100 @@ async def test_switch_state_and_quit_key_are_in_the_text(tmp_path: Path, sandbox
         footer = app.screen.query_one(Footer)
         keys = [str(key.render()) for key in footer.query("FooterKey")]
         assert any("Quitter" in key for key in keys[:1]), keys
+
+
+async def test_an_erp_that_sends_itself_gets_its_sheet_not_a_nightly_job(
+    sandbox: Sandbox, tmp_path: Path, memory_keyring: MemoryKeyring
+) -> None:
+    from textual.widgets import Select
+
+    from tdba_wizard.tui.screens.review import SheetModal
+    from tdba_wizard.tui.screens.schedule import ScheduleStep
+
+    organisme = sandbox.organismes[0]
+    app = WizardApp(services(tmp_path))
+    copied: list[str] = []
+    app.copy_to_clipboard = copied.append  # type: ignore[method-assign]
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        await pilot.click("#env-custom")
+        set_value(app, "#custom-url", sandbox.url)
+        await next_step(pilot)
+        assert isinstance(app.screen, ErpChoiceStep)
+        app.screen.query_one("#erp", Select).value = "ymag"
+        await pilot.click("#by-erp")
+        await settle(pilot)
+        guidance = text_of(app, "#guidance")
+        assert "Site de formation" in guidance and "Clé d'API" in guidance
+        await next_step(pilot)
+        assert isinstance(app.screen, KeyStep)
+        assert "Ypareo" in str(app.screen.query_one(".step-body Static").render())
+        set_value(app, "#key", organisme.demo_key)
+        await next_step(pilot)
+        set_value(app, "#siret", organisme.siret)
+        set_value(app, "#uai", organisme.uai)
+        await pilot.click("#lookup")
+        await settle(pilot)
+        await next_step(pilot)
+        assert not app.screen.query("#sentite") and not app.screen.query("#source")
+        await next_step(pilot)
+        assert "acceptée" in text_of(app, "#result")
+        await next_step(pilot)
+        assert not isinstance(app.screen, ScheduleStep)  # the ERP sends: no nightly job
+        assert "aucun pour cet établissement (c'est Ypareo qui transmet)" in text_of(app, "#plan")
+        await next_step(pilot)
+        await settle(pilot)
+        assert isinstance(app.screen, DoneScreen)
+        title = str(app.screen.query_one(".step-title", Static).render())
+        assert title == "Côté TDBA, c'est fait — reste le côté Ypareo"
+        await pilot.click("#sheet")
+        await settle(pilot)
+        assert isinstance(app.screen, SheetModal)
+        sheet = app.screen.text
+        assert "Centre de formation > Sites de formation" in sheet and "erp=ymag" in sheet
+        assert organisme.demo_key not in sheet
+        await pilot.click("#copy-key")
+        await pilot.pause()
+    assert copied == [organisme.demo_key]
+    [saved] = load_config(app.services.config_path).establishments
+    assert (saved.erp, saved.transmission, saved.sentite, saved.source) == (
+        "ymag", "erp", None, None
+    )
+
+
+async def test_an_erp_without_api_takes_the_excel_path_without_a_key(
+    sandbox: Sandbox, tmp_path: Path, memory_keyring: MemoryKeyring
+) -> None:
+    from textual.widgets import Select
+
+    organisme = sandbox.organismes[0]
+    app = WizardApp(services(tmp_path))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        await pilot.click("#env-custom")
+        set_value(app, "#custom-url", sandbox.url)
+        await next_step(pilot)
+        app.screen.query_one("#erp", Select).value = "formasup"
+        await settle(pilot)
+        assert app.screen.query_one("#by-erp").disabled
+        await pilot.click("#by-excel")
+        await settle(pilot)
+        assert "Pas de clé d'échange" in text_of(app, "#guidance")
+        await next_step(pilot)
+        assert isinstance(app.screen, EstablishmentStep)  # no key step
+        set_value(app, "#siret", organisme.siret)
+        set_value(app, "#uai", organisme.uai)
+        await pilot.click("#lookup")
+        await settle(pilot)
+        await next_step(pilot)
+        await next_step(pilot)  # no connection test (no key), no nightly job
+        review = text_of(app, "#plan")
+        assert "Clé d'échange" not in review and "import Excel" in review
+        await next_step(pilot)
+        await settle(pilot)
+        assert isinstance(app.screen, DoneScreen)
+        done = text_of(app, "#done")
+        assert "tdba-wizard xlsx --uai" in done and "Connexion testée" not in done
+    [saved] = load_config(app.services.config_path).establishments
+    assert (saved.erp, saved.transmission) == ("formasup", "excel")
+    assert memory_keyring.entries == {}

@@ -70,6 +70,11 @@ def cmd_add(args: argparse.Namespace) -> int:
         raise InputError(f"--erp : {error}") from None
     erp = erps.get(erp_id or (existing.api.erp if existing is not None else erps.AMMON))
     transmission: Transmission = args.transmission or ("export" if erp.api else "excel")
+    if transmission == "erp" and not erp.api:
+        raise InputError(
+            f"--transmission erp : {erp.name} ne transmet pas par l'API de TDBA ; choisissez "
+            "« export » (tdba-wizard envoie depuis son export) ou « excel »."
+        )
     if erp.needs_sentite and sentite is None:
         raise InputError(
             "--sentite : obligatoire pour Ammon (l'id de la fiche entreprise du CFA dans Ammon, "

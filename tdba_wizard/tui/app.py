@@ -16,6 +16,7 @@ from tdba_wizard.errors import TdbaError
 from tdba_wizard.tui.screens.base import StepScreen
 from tdba_wizard.tui.screens.connection import ConnectionStep
 from tdba_wizard.tui.screens.erp import ErpStep
+from tdba_wizard.tui.screens.erpchoice import ErpChoiceStep
 from tdba_wizard.tui.screens.establishment import EstablishmentStep
 from tdba_wizard.tui.screens.home import HomeScreen
 from tdba_wizard.tui.screens.key import KeyStep
@@ -25,13 +26,25 @@ from tdba_wizard.tui.screens.schedule import ScheduleStep
 from tdba_wizard.tui.screens.welcome import WelcomeStep
 from tdba_wizard.tui.services import Draft, Mode, SaveResult, WizardServices
 
-FLOWS: dict[Mode, list[type[StepScreen]]] = {
-    "onboarding": [WelcomeStep, KeyStep, EstablishmentStep, ErpStep, ConnectionStep,
-                   ScheduleStep, ReviewStep],
-    "add": [KeyStep, EstablishmentStep, ErpStep, ConnectionStep, ReviewStep],
-    "edit": [KeyStep, ErpStep, ConnectionStep, ReviewStep],
-    "schedule": [ScheduleStep, ReviewStep],
-}  # fmt: skip
+
+def flow_for(mode: Mode, draft: Draft) -> list[type[StepScreen]]:
+    """The steps of a flow, for what the draft says so far (no key for an Excel upload, no
+    nightly job when the ERP sends)."""
+    if mode == "schedule":
+        return [ScheduleStep, ReviewStep]
+    steps: list[type[StepScreen]] = [WelcomeStep] if mode == "onboarding" else []
+    steps.append(ErpChoiceStep)
+    if draft.has_key:
+        steps.append(KeyStep)
+    if mode != "edit":
+        steps.append(EstablishmentStep)
+    steps.append(ErpStep)
+    if draft.has_key:
+        steps.append(ConnectionStep)
+    if mode == "onboarding" and draft.transmission == "export":
+        steps.append(ScheduleStep)
+    steps.append(ReviewStep)
+    return steps
 
 
 @dataclass(frozen=True)
@@ -156,6 +169,7 @@ class WizardApp(App[None]):
         draft = Draft(mode=mode)
         if self.config is not None:
             draft.api_url = self.config.api.url
+            draft.erp = draft.default_erp = self.config.api.erp
             draft.schedule_time = self.config.schedule.time
             draft.timezone = self.config.schedule.timezone
             draft.report_to = self.config.schedule.report_to
@@ -175,8 +189,11 @@ class WizardApp(App[None]):
             self.draft.editing = establishment
             self.draft.name, self.draft.sentite = establishment.name, establishment.sentite
             self.draft.source = establishment.source
+            self.draft.transmission = establishment.transmission
+            if self.config is not None:
+                self.draft.erp = self.config.erp_of(establishment)
             self.draft.siret, self.draft.uai = establishment.siret, establishment.uai
-        self.flow_name, self.flow = name, FLOWS[name]
+        self.flow_name, self.flow = name, flow_for(name, self.draft)
         self.call_later(self._start)
 
     async def _start(self) -> None:
@@ -197,6 +214,11 @@ class WizardApp(App[None]):
         return self.index + 1, len(self.flow)
 
     def next_step(self) -> None:
+        # The flow follows the draft (an ERP choice adds or takes away steps).
+        current = type(self.screen)
+        self.flow = flow_for(self.flow_name, self.draft)
+        if current in self.flow:
+            self.index = self.flow.index(current)
         if self.index + 1 < len(self.flow):
             self.index += 1
             self.push_screen(self.flow[self.index]())

@@ -23,6 +23,7 @@ from tdba_wizard.config import (
     RECETTE_URL,
     Config,
     Establishment,
+    Transmission,
 )
 from tdba_wizard.errors import TdbaError
 from tdba_wizard.operations import (
@@ -85,20 +86,35 @@ class Draft:
     mode: Mode = "onboarding"
     typed: dict[str, str] = field(default_factory=dict, repr=False)
     """What was typed in each field of the steps left with « Retour » (never the key)."""
+    erp: str = "ammon"
+    """The establishment's ERP, as TDBA names it."""
+    transmission: Transmission = "export"
+    """Who sends: tdba-wizard from the export, the ERP itself, or an Excel upload."""
+    default_erp: str = "ammon"
+    """The configuration's ``[api] erp``: an establishment with this ERP does not repeat it."""
 
     @property
     def test_key(self) -> str:
         """Return the key the connection test presents."""
         return self.key or self.current_key
 
+    @property
+    def has_key(self) -> bool:
+        """Whether this establishment has a key (an Excel upload has none)."""
+        return self.transmission != "excel"
+
     def establishment(self) -> Establishment:
         """Return the establishment this draft describes."""
+        from tdba_wizard import erps
+
         return Establishment(
             name=self.name,
             siret=self.siret,
             uai=self.uai,
-            sentite=self.sentite or 0,
-            source=self.source,
+            sentite=self.sentite if erps.get(self.erp).needs_sentite else None,
+            source=self.source if self.transmission != "erp" else None,
+            erp=None if self.erp == self.default_erp else self.erp,
+            transmission=self.transmission,
         )
 
 
@@ -337,7 +353,7 @@ class WizardServices:
         return plan_add(
             self.config_path,
             draft.establishment(),
-            key=draft.key,
+            key=draft.key if draft.has_key else None,
             target=draft.secret_store or "keyring",
             store=self.store,
             api_url=draft.api_url if draft.mode == "onboarding" else None,
@@ -349,6 +365,8 @@ class WizardServices:
         the admin chose nothing (the choice stays on screen once asked: it can be changed)."""
         if self.sandbox:
             return []  # the demo key goes to the temporary profile's file, by design
+        if draft.mode != "schedule" and draft.transmission != "export":
+            return []  # the nightly job does not read this key: the keyring will do
         if draft.mode == "schedule":
             return self.keyring_only(config) if config is not None else []
         if draft.editing is not None:
@@ -356,7 +374,7 @@ class WizardServices:
             if draft.key:
                 return [draft.editing] if "file" not in copies.places else []
             return [draft.editing] if copies.places == ["keyring"] else []
-        return [draft.establishment()] if draft.key else []
+        return [draft.establishment()] if draft.key and draft.has_key else []
 
     def prepare(self, draft: Draft) -> Preparation:
         """Find out what the last step must show (keyring, cron, config: may take a second)."""
@@ -378,6 +396,12 @@ class WizardServices:
         return Review(plan, moves + self._schedule_lines(draft))
 
     def _schedule_lines(self, draft: Draft) -> list[str]:
+        if draft.mode != "schedule" and draft.transmission != "export":
+            from tdba_wizard import erps
+
+            who = (f"c'est {erps.get(draft.erp).name} qui transmet" if draft.transmission == "erp"
+                   else "import Excel")  # fmt: skip
+            return [f"Envoi de nuit : aucun pour cet établissement ({who})."]
         if self.sandbox:
             return ["Envoi de nuit : aucun en bac à sable (il viserait un profil temporaire)."]
         if draft.mode in ("onboarding", "schedule"):
@@ -398,6 +422,8 @@ class WizardServices:
         done = apply(plan, self.store)
         if draft.mode == "schedule" and draft.secret_store == "file":
             done += self._move_to_file(load_existing(self.config_path) or Config())
+        if draft.mode != "schedule" and draft.transmission != "export":
+            return SaveResult(done, [], notes=self._elsewhere_notes(draft))
         if draft.mode == "schedule" and not draft.install_schedule:
             return SaveResult(done, [Missing("Envoi de nuit non installé (vous l'avez "
                                              "désactivé).", "install-schedule")])  # fmt: skip
@@ -415,6 +441,37 @@ class WizardServices:
         return SaveResult(done, [Missing(
             f"Envoi de nuit non installé{why} : rien ne partira vers TDBA tant qu'il ne "
             "l'est pas.", "install-schedule")])  # fmt: skip
+
+    @staticmethod
+    def _elsewhere_notes(draft: Draft) -> list[str]:
+        """What is left to do when tdba-wizard does not send this establishment's records."""
+        from tdba_wizard import erps
+
+        erp = erps.get(draft.erp)
+        if draft.transmission == "erp":
+            return [
+                f"Reste le côté de {erp.name} : « Fiche pour l'ERP » dit, dans ses menus, quoi y "
+                "saisir (la clé, masquée ici, se copie sans s'afficher). « tdba-wizard --check » "
+                "surveille ensuite la clé et l'établissement.",
+            ]
+        return [
+            "Import Excel : chaque mois, « tdba-wizard xlsx --uai "
+            f"{draft.uai} --out effectifs.xlsx » prépare le modèle de TDBA depuis l'export, à "
+            "téléverser dans TDBA (Mes effectifs > « Ajouter via fichier Excel »).",
+        ]
+
+    def sheet(self, draft: Draft) -> str:
+        """The ERP's side for the draft's establishment (the key masked)."""
+        from tdba_wizard.sheet import erp_sheet
+
+        config = load_existing(self.config_path) or Config()
+        establishment = draft.establishment()
+        for saved in config.establishments:
+            if (saved.uai, saved.siret) == (establishment.uai, establishment.siret):
+                establishment = saved
+        key = draft.test_key or self.current_key(establishment) if draft.has_key else ""
+        return erp_sheet(config, [establishment],
+                         {(establishment.uai, establishment.siret): key or None})  # fmt: skip
 
     def install_schedule(self, config: Config | None = None) -> SaveResult:
         """Prove the job from cron's environment, then install it at the configured time."""

@@ -53,6 +53,9 @@ async def walk(pilot: Any, url: str, key: str, uai: str, siret: str, stop: str) 
     await pilot.click("#env-custom")
     set_value(app, "#custom-url", url)
     await next_step(pilot)
+    if stop == "ErpChoiceStep":
+        return
+    await next_step(pilot)  # Ammon, sent by tdba-wizard from the export
     if stop == "KeyStep":
         set_value(app, "#key", key)
         await settle(pilot)

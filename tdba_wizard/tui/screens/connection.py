@@ -116,7 +116,7 @@ class ConnectionStep(StepScreen):
         draft = self.draft
         root = draft.api_url.removesuffix("/").removesuffix("/api")
         query = urlencode(
-            {"siret": draft.siret, "uai": draft.uai, "erp": "ammon", "api_key": draft.test_key}
+            {"siret": draft.siret, "uai": draft.uai, "erp": draft.erp, "api_key": draft.test_key}
         )
         return f"{root}/connexion-api?{query}"
 

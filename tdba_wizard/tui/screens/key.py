@@ -6,6 +6,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.widgets import Label, Select, Static
 
+from tdba_wizard import erps
 from tdba_wizard.identifiers import mask_api_key, parse_api_key
 from tdba_wizard.tui.screens.base import StepScreen
 from tdba_wizard.tui.services import Draft
@@ -30,11 +31,15 @@ class KeyStep(StepScreen):
     BINDINGS = [*StepScreen.BINDINGS, Binding("ctrl+r", "reveal", "Afficher/masquer")]
 
     def compose_body(self) -> ComposeResult:
+        erp = erps.get(self.draft.erp)
         yield Static(
-            "Dans TDBA : [b]Paramètres[/b] → « Vous avez un ERP ? » → votre ERP → "
+            f"Dans TDBA : [b]Paramètres[/b] → « Vous avez un ERP ? » → [b]{erp.name}[/b] → "
             "« Générer la clé d'échange » → « Copier la clé ». Collez-la ici (Ctrl+V ; les "
             "espaces et guillemets autour sont retirés)."
         )
+        if self.draft.transmission == "erp":
+            yield Static(f"Elle ira aussi dans l'ERP : {erps.where_key(erp)}", classes="hint",
+                         markup=False)  # fmt: skip
         editing = self.draft.editing is not None
         yield Field(
             "Clé d'échange" + (" (laisser vide pour garder la clé actuelle)" if editing else ""),

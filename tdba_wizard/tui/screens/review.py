@@ -7,7 +7,7 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
-from textual.screen import Screen
+from textual.screen import ModalScreen, Screen
 from textual.widgets import Button, Footer, LoadingIndicator, RadioSet, Static
 from textual.worker import Worker
 
@@ -138,6 +138,41 @@ class ReviewStep(StepScreen):
         self.app.call_from_thread(self.wizard.finish, result)
 
 
+class SheetModal(ModalScreen[None]):
+    """The ERP's side, to read or to copy: the key masked, « Copier la clé » puts it on the
+    clipboard (OSC 52, SSH included) without showing it."""
+
+    BINDINGS = [Binding("escape", "dismiss(None)", "Fermer")]
+
+    def __init__(self, text: str, key: str) -> None:
+        super().__init__()
+        self.text, self.key = text, key
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="modal sheet"):
+            yield Static("[b]Fiche pour l'ERP[/b] (aussi : « tdba-wizard erp-sheet »)",
+                         classes="modal-title")  # fmt: skip
+            with VerticalScroll(classes="sheet-text"):
+                yield Static(self.text, markup=False)
+            with Horizontal(classes="buttons"):
+                if self.key:
+                    yield Button("Copier la clé", id="copy-key")
+                yield Button("Fermer", id="close", variant="primary")
+
+    def on_mount(self) -> None:
+        self.query_one("#close", Button).focus()
+
+    @on(Button.Pressed, "#copy-key")
+    def copy_key(self) -> None:
+        self.app.copy_to_clipboard(self.key)
+        self.notify("Clé copiée dans le presse-papiers (si votre terminal le permet) : collez-la "
+                    "dans l'ERP.")  # fmt: skip
+
+    @on(Button.Pressed, "#close")
+    def close(self) -> None:
+        self.dismiss(None)
+
+
 FIX_LABELS: dict[Fix, str] = {
     "install-schedule": "Installer l'envoi de nuit",
     "move-to-file": "Clé dans le fichier protégé, puis installer",
@@ -150,6 +185,10 @@ def done_title(mode: Mode, draft: Draft, result: SaveResult) -> str:
         return "Envoi de nuit installé" if not result.missing else "Envoi de nuit : à terminer"
     if result.missing:
         return "Enregistré, mais pas terminé : il reste à faire"
+    if draft.transmission == "erp":
+        from tdba_wizard import erps
+
+        return f"Côté TDBA, c'est fait — reste le côté {erps.get(draft.erp).name}"
     if mode == "edit":
         return f"C'est fait — « {draft.name} » modifié"
     return f"C'est fait — « {draft.name} » raccordé à TDBA"
@@ -174,8 +213,10 @@ class DoneScreen(WorkerFailures, Screen[None]):
                      markup=False)  # fmt: skip
         with VerticalScroll(classes="step-body"):
             lines = []
-            if self.mode != "schedule":
+            if self.mode != "schedule" and self.draft.has_key:
                 lines.append("✔ Connexion testée : TDBA a accepté la clé.")
+            elif self.mode != "schedule":
+                lines.append("✔ Établissement confirmé par la recherche publique de TDBA.")
             lines += [f"✔ {line}" for line in result.done]
             lines += [f"   • {run}" for run in result.runs[:2]]
             lines += [f"• {note}" for note in result.notes]
@@ -189,8 +230,10 @@ class DoneScreen(WorkerFailures, Screen[None]):
             )
         yield Static("", id="fixing", classes="error")
         with Horizontal(classes="buttons"):
+            if self.mode != "schedule":
+                yield Button("Fiche pour l'ERP", id="sheet")
             if self.mode in ("onboarding", "add"):
-                yield Button("Ajouter un autre établissement", id="add")
+                yield Button("Ajouter un autre", id="add")
             yield Button("Terminer", id="finish", variant="primary")
         yield Footer()
 
@@ -235,6 +278,17 @@ class DoneScreen(WorkerFailures, Screen[None]):
         for button in self.query(".fix"):
             button.disabled = False
         self.query_one("#fixing", Static).update("")
+
+    @on(Button.Pressed, "#sheet")
+    def show_sheet(self) -> None:
+        self.load_sheet()
+
+    @work(thread=True, exclusive=True, group="sheet", exit_on_error=False)
+    def load_sheet(self) -> None:
+        services = self.app.services  # type: ignore[attr-defined]
+        text = services.sheet(self.draft)
+        key = self.draft.test_key if self.draft.transmission == "erp" else ""  # into the ERP
+        self.app.call_from_thread(self.app.push_screen, SheetModal(text, key))
 
     @on(Button.Pressed, "#add")
     def action_add(self) -> None:
