@@ -8,6 +8,7 @@ header, and never kept in any repr, log or error text.
 from __future__ import annotations
 
 import asyncio
+import collections
 import functools
 import json
 import os
@@ -422,6 +423,50 @@ def _hashed_directory(path: str | None) -> bool:
         return False
 
 
+LIMIT_WINDOW = 60.0
+LIMIT_SHARE = 250
+"""Requests started per minute and per limit, of TDBA's 300 per minute per IP (its « public »
+limit on the organismes look-ups, its « ingestionAuth » limit on every v3 request): the rest
+is left to other programs of the same address."""
+
+
+class Pacer:
+    """Keep the requests of one of TDBA's per-IP limits under it: at most ``share`` started in
+    any ``window`` seconds (a burst of fewer goes at once; more wait their turn)."""
+
+    def __init__(self, share: int = LIMIT_SHARE, window: float = LIMIT_WINDOW) -> None:
+        self.share = share
+        self.window = window
+        self._started: collections.deque[float] = collections.deque()
+        self._lock = asyncio.Lock()
+        self.waited = 0.0
+        """Seconds spent waiting for a turn (said in reports: a network's run is paced)."""
+
+    async def turn(self) -> None:
+        async with self._lock:
+            now = time.monotonic()
+            while self._started and now - self._started[0] >= self.window:
+                self._started.popleft()
+            if len(self._started) >= self.share:
+                delay = self.window - (now - self._started[0])
+                self.waited += delay
+                await asyncio.sleep(delay)
+                self._started.popleft()
+            self._started.append(time.monotonic())
+
+
+@dataclass
+class Pacers:
+    """One pacer per TDBA limit, shared by every client of a run."""
+
+    lookups: Pacer = field(default_factory=Pacer)
+    ingestion: Pacer = field(default_factory=Pacer)
+
+    @property
+    def waited(self) -> float:
+        return self.lookups.waited + self.ingestion.waited
+
+
 class TdbaClient:
     """Async client of one TDBA API root (``.../api/``)."""
 
@@ -435,8 +480,10 @@ class TdbaClient:
         send_deadline: float = SEND_DEADLINE,
         verify: ssl.SSLContext | bool = True,
         max_connections: int = 20,
+        pacers: Pacers | None = None,
     ) -> None:
         self.base_url = base_url if base_url.endswith("/") else base_url + "/"
+        self.pacers = pacers or Pacers()
         self.host = httpx.URL(self.base_url).host
         self._send_timeout = send_timeout
         self._deadline = deadline
@@ -477,6 +524,10 @@ class TdbaClient:
         headers = {"Authorization": f"Bearer {key}"} if key is not None else {}
         if content is not None:
             headers["Content-Type"] = "application/json"
+        if path.startswith("v1/organismes/"):
+            await self.pacers.lookups.turn()
+        elif path.startswith("v3/dossiers-apprenants"):
+            await self.pacers.ingestion.turn()
         started = time.perf_counter()
         sending = timeout is not None
         try:

@@ -19,10 +19,22 @@ from pathlib import Path
 from typing import Any
 
 from tdba_wizard import erps
-from tdba_wizard.api import NATURE_LABELS, ApiInfo, Failure, Ok, TdbaClient, trust_store
+from tdba_wizard.api import (
+    NATURE_LABELS,
+    ApiInfo,
+    Failure,
+    KeyRefused,
+    Ok,
+    OrganismeNotFound,
+    Pacers,
+    TdbaClient,
+    UnexpectedAnswer,
+    trust_store,
+)
 from tdba_wizard.config import Config, ConfigError, ConfigNotFoundError, Establishment, load_config
 from tdba_wizard.errors import NagiosCode
 from tdba_wizard.identifiers import IdentifierError, mask_api_key, parse_api_key
+from tdba_wizard.nightly.organismes import Known, OrganismeDirectory
 from tdba_wizard.paths import credentials_path
 from tdba_wizard.schedule import (
     Crontab,
@@ -49,6 +61,10 @@ CRITICAL_AFTER = dt.timedelta(days=7)
 REVOCATION = dt.timedelta(days=365)  # TDBA revokes a key after 12 months without sending
 REVOCATION_WARNING = dt.timedelta(days=335)  # ~11 months
 CONCURRENCY = 50
+LOOKUP_TTL = dt.timedelta(hours=1)
+"""How long --check trusts TDBA's answer on an establishment (known, open): it changes with
+TDBA's referential, not from minute to minute; the key itself is asked every time. Monitoring
+every few minutes stays well under TDBA's 300 look-ups per minute per IP."""
 # Establishments per connection pool. httpcore's pool does work quadratic in the requests it
 # holds (101 at once cost 2.7 s of CPU in one pool, 0.25 s spread over 13 pools).
 PER_POOL = 4
@@ -417,28 +433,33 @@ def check_report_mail(last: dict[str, Any]) -> Check | None:
     )
 
 
-async def check_remote(
-    client: TdbaClient, establishment: Establishment, key: str | None
+def _failure_status(failure: Failure, definite: type[Failure]) -> NagiosCode:
+    """CRITICAL when TDBA answered the question (``definite``: a refused key, an unknown
+    couple); UNKNOWN when it could not be asked (429, 5xx, network): never a false red."""
+    return NagiosCode.CRITICAL if isinstance(failure, definite) else NagiosCode.UNKNOWN
+
+
+def check_remote(
+    establishment: Establishment,
+    key_outcome: Ok[None] | Failure | None,
+    known: Known | None,
+    lookup_failure: Failure | None,
+    timezone: str = "Europe/Paris",
 ) -> list[Check]:
-    """Key accepted, and the establishment known to TDBA for that exact UAI+SIRET and open."""
-
-    async def no_key() -> None:
-        return None
-
-    key_call = client.check_key(key) if key is not None else no_key()
-    key_outcome, organisme = await asyncio.gather(
-        key_call, client.find_organisme(establishment.uai, establishment.siret)
-    )
+    """Key accepted, and the establishment known to TDBA for that exact UAI+SIRET and open
+    (``known``: the look-up's answer, from the hour-long cache or asked now)."""
     checks: list[Check] = []
     if isinstance(key_outcome, Failure):
+        status = _failure_status(key_outcome, KeyRefused)
         checks.append(
             Check(
                 "key_accepted",
-                NagiosCode.CRITICAL,
-                "Clé refusée ou non vérifiable.",
+                status,
+                "Clé refusée par TDBA." if status == NagiosCode.CRITICAL
+                else "Clé non vérifiable pour l'instant.",
                 key_outcome.explanation,
             )
-        )
+        )  # fmt: skip
     elif isinstance(key_outcome, Ok):
         checks.append(
             Check(
@@ -448,38 +469,56 @@ async def check_remote(
                 figures={"latency_ms": _ms(key_outcome.latency)},
             )
         )
-    if isinstance(organisme, Failure):
+    couple = f"UAI {establishment.uai} / SIRET {establishment.siret}"
+    when = "" if known is None or known.checked is None else (
+        f" (réponse de TDBA {_when(known.checked, timezone)} ; redemandée au bout d'une heure)"
+    )  # fmt: skip
+    figures: dict[str, Any] = {}
+    if known is not None and known.checked is not None:
+        figures["checked_at"] = known.checked.isoformat()
+    if known is None:
+        failure = lookup_failure or UnexpectedAnswer(0, "pas de réponse")
+        status = _failure_status(failure, OrganismeNotFound)
+        checks.append(
+            Check(
+                "organisme",
+                status,
+                f"Établissement {couple} : non vérifiable pour l'instant.",
+                failure.explanation,
+            )
+        )
+    elif not known.found:
         checks.append(
             Check(
                 "organisme",
                 NagiosCode.CRITICAL,
-                f"Établissement UAI {establishment.uai} / SIRET {establishment.siret} "
-                "non confirmé par TDBA.",
-                organisme.explanation,
+                f"Établissement {couple} non confirmé par TDBA{when}.",
+                OrganismeNotFound().explanation,
+                figures=figures,
+            )
+        )
+    elif known.ferme:
+        checks.append(
+            Check(
+                "organisme",
+                NagiosCode.CRITICAL,
+                f"TDBA indique l'établissement « {known.name} » comme fermé{when}.",
+                "Vérifiez l'UAI et le SIRET : les dossiers doivent désigner un "
+                "établissement ouvert.",
+                figures=figures,
             )
         )
     else:
-        found = organisme.value
-        nature = NATURE_LABELS.get(found.nature, found.nature)
-        if found.ferme:
-            checks.append(
-                Check(
-                    "organisme",
-                    NagiosCode.CRITICAL,
-                    f"TDBA indique l'établissement « {found.display_name} » comme fermé.",
-                    "Vérifiez l'UAI et le SIRET : les dossiers doivent désigner un "
-                    "établissement ouvert.",
-                )
+        nature = NATURE_LABELS.get(known.nature, known.nature)
+        shown = f" ({nature})" if nature else ""
+        checks.append(
+            Check(
+                "organisme",
+                NagiosCode.OK,
+                f"Connu de TDBA : « {known.name} »{shown}{when}.",
+                figures={"nature": known.nature, **figures},
             )
-        else:
-            checks.append(
-                Check(
-                    "organisme",
-                    NagiosCode.OK,
-                    f"Connu de TDBA : « {found.display_name} » ({nature}).",
-                    figures={"nature": found.nature},
-                )
-            )
+        )
     return checks
 
 
@@ -685,7 +724,12 @@ def check_in_cron_env(
 
 
 async def run_check(
-    config_path: Path, state: Path, *, cron_env: bool = False, program: list[str] | None = None
+    config_path: Path,
+    state: Path,
+    *,
+    cron_env: bool = False,
+    program: list[str] | None = None,
+    uai: str | None = None,
 ) -> CheckReport:
     """Build the report: config, API, schedule, then every establishment concurrently."""
     now = dt.datetime.now(dt.UTC)
@@ -702,6 +746,13 @@ async def run_check(
             Check("config", NagiosCode.CRITICAL, "Configuration invalide.", error.message)
         )
         return report
+    if uai is not None:  # one establishment: one service in the monitoring
+        chosen = config.find(uai)
+        if not chosen:
+            missing = f"Aucun établissement avec l'UAI {uai} dans {config_path}."
+            report.checks.append(Check("config", NagiosCode.UNKNOWN, missing))
+            return report
+        config = config.model_copy(update={"establishments": chosen})
     count = len(config.establishments)
     report.checks.append(
         Check(
@@ -713,6 +764,9 @@ async def run_check(
         )
     )
     store = SecretStore(credentials_path(config_path))
+    store.prefetch(
+        [(e.uai, e.siret) for e in config.establishments if e.transmission != "excel"]
+    )  # all the keys in one read: 50 keys cost about what one does
     salt = installation_salt(state)
     keyless = Check("key", NagiosCode.OK, "Import Excel : pas de clé d'échange (aucun envoi par "
                     "l'API).")  # fmt: skip
@@ -728,29 +782,39 @@ async def run_check(
     slots = asyncio.Semaphore(CONCURRENCY)
     verify = trust_store()  # read once, shared by the pools
     pools = max(1, -(-count // PER_POOL))
+    pacers = Pacers()  # every pool together under TDBA's per-IP limits
     async with contextlib.AsyncExitStack() as stack:
         clients = [
             await stack.enter_async_context(
-                TdbaClient(config.api.url, verify=verify, max_connections=2 * PER_POOL + 1)
+                TdbaClient(
+                    config.api.url, verify=verify, max_connections=2 * PER_POOL + 1, pacers=pacers
+                )
             )
             for _ in range(pools)
         ]
 
-        async def one(
-            index: int, establishment: Establishment, key: FoundSecret | None
-        ) -> list[Check]:
+        directory = OrganismeDirectory(clients, state, pace=0, ttl=LOOKUP_TTL,
+                                       concurrency=CONCURRENCY, attempts=1)  # fmt: skip
+
+        async def one(index: int, key: FoundSecret | None) -> Ok[None] | Failure | None:
+            if key is None:
+                return None
             async with slots:
-                client = clients[index % pools]
-                return await check_remote(client, establishment, key.value if key else None)
+                return await clients[index % pools].check_key(key.value)
 
         probing = asyncio.create_task(clients[0].probe())
-        remote = await asyncio.gather(
-            *(
-                one(index, e, k[1])
-                for index, (e, k) in enumerate(zip(config.establishments, keys, strict=True))
-            )
+        looking_up = asyncio.create_task(
+            directory.lookup({(e.uai, e.siret) for e in config.establishments})
         )
+        tested = await asyncio.gather(*(one(index, k[1]) for index, k in enumerate(keys)))
+        known = await looking_up
         probe = await probing
+    directory.save()
+    remote = [
+        check_remote(e, outcome, known.get((e.uai, e.siret)),
+                     directory.failures.get((e.uai, e.siret)), config.schedule.timezone)
+        for e, outcome in zip(config.establishments, tested, strict=True)
+    ]  # fmt: skip
     report.checks.extend(check_api(config, probe))
     if isinstance(probe, Failure):
         # TDBA is down: said once above; what each establishment would have been asked is

@@ -247,6 +247,45 @@ def _label_in_french(backend: Any, name: str) -> None:
         return
 
 
+def _secret_service_entries(backend: Any, names: set[str]) -> dict[str, str | None]:
+    """Read many entries of the Secret Service at once: one connection, one search for all
+    of tdba-wizard's entries, one ``GetSecrets`` call (instead of a connection, a search and
+    a read per key: ~18 ms each)."""
+    from keyring.errors import KeyringLocked
+    from secretstorage.defines import SS_PATH
+    from secretstorage.util import SERVICE_IFACE, DBusAddressWrapper, open_session
+
+    found: dict[str, str | None] = dict.fromkeys(names)
+    collection = backend.get_preferred_collection()
+    with contextlib.closing(collection.connection):
+        if collection.is_locked():
+            raise KeyringLocked("collection locked")
+        paths: dict[str, str] = {}
+        for item in collection.search_items({"service": SERVICE}):
+            name = item.get_attributes().get("username")
+            if name in names and name not in paths.values():
+                paths[item.item_path] = name
+        if not paths:
+            return found
+        session = open_session(collection.connection)
+        service = DBusAddressWrapper(SS_PATH, SERVICE_IFACE, collection.connection)
+        (secrets,) = service.call("GetSecrets", "aoo", list(paths), session.object_path)
+        for path, secret in secrets.items():
+            found[paths[path]] = _decrypted(session, secret).decode("utf-8")
+    return found
+
+
+def _decrypted(session: Any, secret: Any) -> bytes:
+    """A Secret Service secret in clear (as ``secretstorage.Item.get_secret`` reads it)."""
+    if not session.encrypted:
+        return bytes(secret[2])
+    from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
+
+    decryptor = Cipher(algorithms.AES(session.aes_key), modes.CBC(bytes(secret[1]))).decryptor()
+    padded = decryptor.update(bytes(secret[2])) + decryptor.finalize()
+    return padded[: -padded[-1]]
+
+
 class SecretStore:
     """Read, store and delete the API key of each establishment."""
 
@@ -262,6 +301,9 @@ class SecretStore:
         self.timeout = timeout
         self._detected: Any = None  # the backend, or an _Unusable verdict
         self._file_cache: tuple[tuple[int, int, int], dict[str, str]] | None = None
+        self._prefetched: dict[str, str | None] = {}
+        """Keyring entries read together by :meth:`prefetch` (None: not there)."""
+        self._prefetch_problem: tuple[set[str], KeyringUnavailableError] | None = None
 
     # -- keyring -------------------------------------------------------------------------
 
@@ -342,6 +384,43 @@ class SecretStore:
                 + _WAYS_OUT.format(env=env_hint),
                 reason="error",
             ) from None
+
+    def prefetch(self, couples: list[tuple[str, str]]) -> None:
+        """Read the keyring entries of many establishments at once (one search and one read
+        with the Secret Service; one read each, in one thread, with the others), with one
+        timeout; :meth:`get` and :meth:`copies` then answer from what was read. When the
+        keyring cannot be read, each of them reports it as a single read would."""
+        names = {entry_name(uai, siret) for uai, siret in couples}
+        if not names:
+            return
+        env = env_var_name("<UAI>")
+
+        def read(backend: Any) -> dict[str, str | None]:
+            if type(backend).__module__ == "keyring.backends.SecretService":
+                return _secret_service_entries(backend, names)
+            return {name: backend.get_password(SERVICE, name) for name in names}
+
+        try:
+            found = self._keyring_call("lecture groupée", env, read)
+        except KeyringUnavailableError as error:
+            self._prefetch_problem = (names, error)
+            return
+        self._prefetched.update(found)
+
+    def _keyring_value(self, name: str, env: str) -> str | None:
+        """One keyring entry: from :meth:`prefetch` when it read it, else read now."""
+        if name in self._prefetched:
+            return self._prefetched[name]
+        if self._prefetch_problem is not None and name in self._prefetch_problem[0]:
+            raise self._prefetch_problem[1]
+        value = self._keyring_call(
+            "lecture", env, lambda backend: backend.get_password(SERVICE, name)
+        )
+        return str(value) if value else None
+
+    def _forget(self, name: str) -> None:
+        """A write or a delete: what was read of this entry is no longer true."""
+        self._prefetched.pop(name, None)
 
     def keyring_description(self) -> str:
         """Return a French name of the keyring in use, or raise if none is usable."""
@@ -435,9 +514,7 @@ class SecretStore:
             return FoundSecret(self.environ[env].strip(), "env", f"variable d'environnement {env}")
         keyring_error: KeyringUnavailableError | None = None
         try:
-            value = self._keyring_call(
-                "lecture", env, lambda backend: backend.get_password(SERVICE, name)
-            )
+            value = self._keyring_value(name, env)
             if value:
                 where = _describe_backend(self._keyring(env))
                 return FoundSecret(value, "keyring", where)
@@ -458,11 +535,7 @@ class SecretStore:
         name = entry_name(uai, siret)
         if target == "file":
             return self._read_file().get(name) or None
-        env = env_var_name(uai)
-        value = self._keyring_call(
-            "lecture", env, lambda backend: backend.get_password(SERVICE, name)
-        )
-        return str(value) if value else None
+        return self._keyring_value(name, env_var_name(uai))
 
     def copies(self, uai: str, siret: str) -> KeyCopies:
         """Return the copies of a key in the keyring and in the file (never raises for the
@@ -487,6 +560,7 @@ class SecretStore:
     def store(self, uai: str, siret: str, key: str, target: StoreTarget = "keyring") -> str:
         """Store the key in the keyring (or the chosen file) and return where, in French."""
         name = entry_name(uai, siret)
+        self._forget(name)
         if target == "file":
             with profile_lock(self.credentials_file.parent):
                 remove_stale_temporaries(self.credentials_file.parent, [self.credentials_file.name])
@@ -511,6 +585,7 @@ class SecretStore:
     def delete_from(self, uai: str, siret: str, target: StoreTarget) -> bool:
         """Delete the key from one place only; return False when it was not there."""
         name = entry_name(uai, siret)
+        self._forget(name)
         if target == "file":
             with profile_lock(self.credentials_file.parent):
                 remove_stale_temporaries(self.credentials_file.parent, [self.credentials_file.name])

@@ -67,3 +67,17 @@ def secret_service(home: Path) -> Iterator[dict[str, str]]:
         )
         os.killpg(bus.pid, signal.SIGTERM)
         bus.wait(timeout=10)
+
+
+def keyring_daemon_pid(env: dict[str, str]) -> int:
+    """The gnome-keyring-daemon serving this bus (found by its environment, not its name)."""
+    address = f"DBUS_SESSION_BUS_ADDRESS={env['DBUS_SESSION_BUS_ADDRESS']}".encode()
+    for proc in Path("/proc").iterdir():
+        try:
+            if b"gnome-keyring" not in (proc / "cmdline").read_bytes():
+                continue
+            if address in (proc / "environ").read_bytes().split(b"\0"):
+                return int(proc.name)
+        except (OSError, ValueError):
+            continue
+    raise LookupError("gnome-keyring-daemon introuvable")

@@ -7,6 +7,7 @@ import json
 import socket
 import ssl
 import subprocess
+import time
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +26,8 @@ from tdba_wizard.api import (
     Ok,
     Organisme,
     OrganismeNotFound,
+    Pacer,
+    Pacers,
     PayloadRefused,
     RateLimited,
     ServerError,
@@ -212,6 +215,39 @@ def test_rate_limited_with_retry_after(sandbox: Sandbox) -> None:
     assert second.retry_after is not None and 1 <= second.retry_after <= 20
     assert second.retryable
     assert "nouvel essai possible dans" in second.explanation
+
+
+def test_pacer_lets_a_burst_through_and_spreads_the_rest() -> None:
+    pacer = Pacer(share=3, window=0.4)
+
+    async def go() -> list[float]:
+        started = time.monotonic()
+        moments = []
+        for _ in range(7):
+            await pacer.turn()
+            moments.append(time.monotonic() - started)
+        return moments
+
+    moments = asyncio.run(go())
+    assert moments[2] < 0.3  # the first three at once
+    assert moments[3] >= 0.4 and moments[6] >= 0.8  # never more than three in 0.4 s
+    assert pacer.waited > 0.7
+
+
+def test_clients_sharing_pacers_stay_under_the_limit_together(sandbox: Sandbox) -> None:
+    sandbox.rate_limit = RateLimit(per_ip=4, per_organisme=100, window=1)
+    pacers = Pacers(lookups=Pacer(4, 1.2), ingestion=Pacer(4, 1.2))
+    key = demo(sandbox).demo_key
+
+    async def go() -> list[Any]:
+        async with (
+            TdbaClient(sandbox.url, pacers=pacers) as one,
+            TdbaClient(sandbox.url, pacers=pacers) as two,
+        ):
+            return await asyncio.gather(*(client.check_key(key) for client in (one, two) * 5))
+
+    assert all(isinstance(outcome, Ok) for outcome in asyncio.run(go()))
+    assert pacers.waited > 0 and pacers.lookups.waited == 0
 
 
 def test_injected_429_carries_retry_after(sandbox: Sandbox) -> None:

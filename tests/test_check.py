@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import stat
 import time
 from pathlib import Path
 from typing import Any
@@ -18,6 +19,7 @@ from tdba_wizard.cli import main
 from tdba_wizard.config import PRODUCTION_URL, Config, Establishment, load_config, save_config
 from tdba_wizard.errors import NagiosCode
 from tdba_wizard.paths import credentials_path, default_config_path, state_dir
+from tdba_wizard.sandbox import Failure as Inject
 from tdba_wizard.sandbox import Sandbox
 from tdba_wizard.secrets import SecretStore
 
@@ -133,6 +135,70 @@ def test_many_establishments_are_checked_over_several_pools(
     assert organisme == ["OK", "OK", "OK", "OK", "CRITICAL", "OK"]
     posts = [r for r in sandbox.requests() if r[0] == "POST"]
     assert len(posts) == 2 * len(organismes)
+
+
+def test_one_establishment_is_one_monitoring_service(
+    sandbox: Sandbox, capsys: pytest.CaptureFixture[str]
+) -> None:
+    healthy, closed = sandbox.organismes[0], sandbox.organismes[4]
+    configure(sandbox.url, [healthy, closed])
+    code, data = run_json(capsys, "--uai", healthy.uai.lower())  # typed as it comes
+    assert code == NagiosCode.WARNING  # never sent yet, no nightly job: not the closed one
+    assert [e["uai"] for e in data["establishments"]] == [healthy.uai]
+    assert statuses(data)["key_accepted"] == statuses(data)["organisme"] == "OK"
+    code, data = run_json(capsys, "--uai", closed.uai)
+    assert code == NagiosCode.CRITICAL
+    assert [e["uai"] for e in data["establishments"]] == [closed.uai]
+    code, data = run_json(capsys, "--uai", "0755805C")  # valid, not configured
+    assert code == NagiosCode.UNKNOWN and data["establishments"] == []
+    assert "Aucun établissement avec l'UAI 0755805C" in data["checks"][-1]["message"]
+    code, data = run_json(capsys, "--uai", "0755805X")  # not a UAI: unknown, never critical
+    assert code == NagiosCode.UNKNOWN and "--uai" in data["checks"][0]["message"]
+
+
+def test_a_busy_tdba_is_never_a_refused_key_nor_an_unknown_establishment(
+    sandbox: Sandbox, capsys: pytest.CaptureFixture[str]
+) -> None:
+    configure(sandbox.url, [sandbox.organismes[0]])
+    sandbox.inject(Inject("429", path="/api/v3/dossiers-apprenants/test", retry_after=30))
+    sandbox.inject(Inject("500", path="/api/v1/organismes/"))
+    code, data = run_json(capsys)
+    checks = {c["code"]: c for c in data["establishments"][0]["checks"]}
+    assert checks["key_accepted"]["status"] == "UNKNOWN"
+    assert checks["key_accepted"]["message"] == "Clé non vérifiable pour l'instant."
+    assert "limite le nombre de requêtes" in checks["key_accepted"]["fix"]
+    assert checks["organisme"]["status"] == "UNKNOWN"
+    assert "non vérifiable" in checks["organisme"]["message"]
+    assert code == NagiosCode.UNKNOWN and "CRITICAL" not in json.dumps(data)
+
+
+def test_tdba_answer_on_an_establishment_is_kept_an_hour(
+    sandbox: Sandbox, capsys: pytest.CaptureFixture[str]
+) -> None:
+    configure(sandbox.url, sandbox.organismes[:3])
+
+    def lookups() -> int:
+        return sum(1 for method, path, _ in sandbox.requests() if "organismes" in path)
+
+    def key_tests() -> int:
+        return sum(1 for method, path, _ in sandbox.requests() if path.endswith("/test"))
+
+    _, first = run_json(capsys)
+    assert (lookups(), key_tests()) == (3, 3)
+    assert "réponse de TDBA" not in json.dumps(first, ensure_ascii=False)
+    _, second = run_json(capsys)
+    assert (lookups(), key_tests()) == (3, 6)  # the keys are asked every time
+    organisme = {c["code"]: c for c in second["establishments"][0]["checks"]}["organisme"]
+    assert organisme["status"] == "OK" and "réponse de TDBA le " in organisme["message"]
+    assert "redemandée au bout d'une heure" in organisme["message"]
+    cache = state_dir() / "organismes-cache.json"
+    entries = json.loads(cache.read_text(encoding="utf-8"))
+    old = (dt.datetime.now(dt.UTC) - dt.timedelta(minutes=61)).isoformat()
+    cache.write_text(json.dumps({k: {**v, "checked": old} for k, v in entries.items()}))
+    _, third = run_json(capsys)
+    assert lookups() == 6  # older than an hour: asked again
+    assert "réponse de TDBA" not in json.dumps(third, ensure_ascii=False)
+    assert stat.S_IMODE(cache.stat().st_mode) == 0o600
 
 
 def test_unreachable_api_is_critical(sandbox: Sandbox, capsys: pytest.CaptureFixture[str]) -> None:

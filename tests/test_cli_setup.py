@@ -272,10 +272,12 @@ def test_no_terminal_no_interface(isolated_profile: Path) -> None:
     assert "tdba-wizard --check" in result.stderr and result.stdout == ""
 
 
-@pytest.mark.parametrize("flag", ["--json", "--quiet", "--cron-env"])
+@pytest.mark.parametrize(
+    "flag", [["--json"], ["--quiet"], ["--cron-env"], ["--uai", "0802004U"]], ids=" ".join
+)
 def test_check_options_without_check_are_usage_errors(
-    flag: str, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+    flag: list[str], capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    code, out, err = run([flag], capsys, monkeypatch)
+    code, out, err = run(flag, capsys, monkeypatch)
     assert code == 2 and out == ""
-    assert f"{flag} ne s'emploie qu'avec --check" in err
+    assert f"{flag[0]} ne s'emploie qu'avec --check" in err

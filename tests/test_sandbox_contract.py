@@ -302,6 +302,20 @@ def test_rate_limit_headers_and_429(sandbox: Sandbox) -> None:
     assert httpx.get(sandbox.url, timeout=5).status_code == 200  # GET /api is not limited
 
 
+def test_lookups_and_sends_have_their_own_per_ip_counters(sandbox: Sandbox) -> None:
+    sandbox.rate_limit = RateLimit(per_ip=2, per_organisme=100, window=30)
+    organisme = sandbox.organismes[0]
+    couple = {"uai": organisme.uai, "siret": organisme.siret}
+    lookup = sandbox.url + "v1/organismes/get-by-uai-siret"
+    assert [httpx.post(lookup, json=couple, timeout=5).status_code for _ in range(3)] == [
+        200, 200, 429
+    ]  # fmt: skip
+    # TDBA's « public » and « ingestionAuth » limits are two counters of the same address.
+    assert [post(sandbox, ROUTE, [], bearer(sandbox)).status_code for _ in range(3)] == [
+        200, 200, 429
+    ]  # fmt: skip
+
+
 def test_injected_failures_apply_once(sandbox: Sandbox) -> None:
     sandbox.inject(Failure("500", count=2))
     assert post(sandbox, ROUTE, [], bearer(sandbox)).status_code == 500

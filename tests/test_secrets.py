@@ -25,7 +25,7 @@ from tdba_wizard.secrets import (
 )
 
 from .conftest import DEMO_KEY, OTHER_KEY, MemoryKeyring
-from .secret_service import secret_service
+from .secret_service import keyring_daemon_pid, secret_service
 
 UAI, SIRET = "0802004U", "77937827200016"
 
@@ -226,3 +226,89 @@ def test_real_secret_service(isolated_profile: Path, monkeypatch: pytest.MonkeyP
                 store.get(UAI, SIRET)
         finally:
             keyring.set_keyring(previous)
+
+
+@pytest.fixture
+def real_keyring(isolated_profile: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """gnome-keyring on its own bus, chosen as the keyring; yields the profile."""
+    from keyring.backends import SecretService
+
+    with secret_service(isolated_profile) as env:
+        monkeypatch.setenv("DBUS_SESSION_BUS_ADDRESS", env["DBUS_SESSION_BUS_ADDRESS"])
+        previous = keyring.get_keyring()
+        keyring.set_keyring(SecretService.Keyring())
+        try:
+            yield isolated_profile
+        finally:
+            keyring.set_keyring(previous)
+
+
+NETWORK = [(f"0{n:06d}A", f"{n:014d}") for n in range(1, 8)]
+
+
+@pytest.mark.secret_service
+def test_many_keys_read_in_one_go(real_keyring: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    writer = SecretStore(real_keyring / "c.toml")
+    present = NETWORK[:5]
+    for index, (uai, siret) in enumerate(present):
+        writer.store(uai, siret, f"{DEMO_KEY[:-2]}{index:02d}")
+    keyring.get_keyring().set_password("autre-application", entry_name(*NETWORK[5]), "x")
+    store = SecretStore(real_keyring / "c.toml")
+    store.prefetch(NETWORK)
+    # Everything comes from the one read: a read per key would now fail loudly.
+    monkeypatch.setattr(
+        type(keyring.get_keyring()), "get_password", lambda *a: pytest.fail("lecture une à une")
+    )
+    for index, (uai, siret) in enumerate(present):
+        found = store.get(uai, siret)
+        assert (found.value, found.backend) == (f"{DEMO_KEY[:-2]}{index:02d}", "keyring")
+    for uai, siret in NETWORK[5:]:  # another application's entry is not ours
+        with pytest.raises(SecretNotFoundError):
+            store.get(uai, siret)
+        assert store.copies(uai, siret).places == []
+    assert store.copies(*present[0]).places == ["keyring"]
+
+
+@pytest.mark.secret_service
+def test_a_write_after_the_batch_read_is_seen(real_keyring: Path) -> None:
+    store = SecretStore(real_keyring / "c.toml")
+    store.prefetch(NETWORK[:2])
+    with pytest.raises(SecretNotFoundError):
+        store.get(*NETWORK[0])
+    store.store(*NETWORK[0], DEMO_KEY)
+    assert store.get(*NETWORK[0]).value == DEMO_KEY
+    assert store.delete(*NETWORK[0])
+    with pytest.raises(SecretNotFoundError):
+        store.get(*NETWORK[0])
+
+
+@pytest.mark.secret_service
+def test_batch_read_of_a_locked_keyring_is_explained(real_keyring: Path) -> None:
+    SecretStore(real_keyring / "c.toml").store(*NETWORK[0], DEMO_KEY)
+    collection = keyring.get_keyring().get_preferred_collection()  # type: ignore[attr-defined]
+    collection.lock()
+    assert collection.is_locked()
+    store = SecretStore(real_keyring / "c.toml", timeout=5)
+    store.prefetch(NETWORK[:3])
+    for couple in NETWORK[:3]:  # each establishment is told, as a single read would
+        with pytest.raises(KeyringUnavailableError, match="verrouillé") as caught:
+            store.get(*couple)
+        assert caught.value.reason == "locked"
+
+
+@pytest.mark.secret_service
+def test_batch_read_of_a_hung_keyring_times_out(real_keyring: Path) -> None:
+    import signal
+
+    SecretStore(real_keyring / "c.toml").store(*NETWORK[0], DEMO_KEY)
+    daemon = keyring_daemon_pid(dict(os.environ))
+    os.kill(daemon, signal.SIGSTOP)
+    try:
+        store = SecretStore(real_keyring / "c.toml", timeout=0.5)
+        store.prefetch(NETWORK[:3])
+        for couple in NETWORK[:3]:
+            with pytest.raises(KeyringUnavailableError, match=r"0\.5 s") as caught:
+                store.get(*couple)
+            assert caught.value.reason == "timeout"
+    finally:
+        os.kill(daemon, signal.SIGCONT)

@@ -812,7 +812,10 @@ async def test_an_erp_that_sends_itself_gets_its_sheet_not_a_nightly_job(
     assert copied == [organisme.demo_key]
     [saved] = load_config(app.services.config_path).establishments
     assert (saved.erp, saved.transmission, saved.sentite, saved.source) == (
-        "ymag", "erp", None, None
+        "ymag",
+        "erp",
+        None,
+        None,
     )
 
 

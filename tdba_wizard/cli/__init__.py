@@ -80,7 +80,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         args = parser.parse_args(arguments)
         if not args.check:
             stray = [flag for flag, given in (("--json", args.check_json),
-                     ("--quiet", args.quiet), ("--cron-env", args.cron_env)) if given]  # fmt: skip
+                     ("--quiet", args.quiet), ("--cron-env", args.cron_env),
+                     ("--uai", args.check_uai)) if given]  # fmt: skip
             if stray:
                 parser.error(
                     f"{' '.join(stray)} ne s'emploie qu'avec --check "

@@ -33,8 +33,7 @@ def cmd_history(args: argparse.Namespace) -> int:
     uai = parse_uai(args.uai) if args.uai else None
     entries = read_history(state_dir(), uai)
     if args.json:
-        json.dump({"runs": entries}, sys.stdout, ensure_ascii=False, indent=2)
-        print()
+        sys.stdout.write(json.dumps({"runs": entries}, ensure_ascii=False, indent=2) + "\n")
         return ExitCode.OK
     try:
         zone = load_config(config_file(args)).schedule.timezone

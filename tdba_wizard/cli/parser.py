@@ -161,6 +161,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--quiet", action="store_true", help="avec --check : n'afficher que les problèmes"
     )
     health.add_argument(
+        "--uai",
+        dest="check_uai",
+        metavar="UAI",
+        help="avec --check : un seul établissement (un service de supervision par établissement)",
+    )
+    health.add_argument(
         "--cron-env",
         action="store_true",
         help="avec --check : refaire le contrôle dans l'environnement de cron",

@@ -162,6 +162,7 @@ def cmd_key(args: argparse.Namespace) -> int:
 
 
 def cmd_list(args: argparse.Namespace) -> int:
+    from tdba_wizard import erps
     from tdba_wizard.config import load_config
 
     config_path = config_file(args)
@@ -181,11 +182,11 @@ def cmd_list(args: argparse.Namespace) -> int:
         copies = store.copies(establishment.uai, establishment.siret)
         key_state["copies"] = copies.places
         key_state["copies_differ"] = copies.differ
-        rows.append({**establishment.model_dump(mode="json"), "key": key_state})
+        rows.append({**establishment.model_dump(mode="json"), "erp_id":
+                     config.erp_of(establishment), "key": key_state})  # fmt: skip
     if args.json:
         payload = {"config": str(config_path), "api_url": config.api.url, "establishments": rows}
-        json.dump(payload, sys.stdout, ensure_ascii=False, indent=2)
-        print()
+        sys.stdout.write(json.dumps(payload, ensure_ascii=False, indent=2) + "\n")
         return ExitCode.OK
     print(f"Configuration : {config_path}")
     print(f"API TDBA : {config.api.url} (ERP : {config.api.erp})")
@@ -199,6 +200,10 @@ def cmd_list(args: argparse.Namespace) -> int:
         print(f"\n• {row['name']}")
         sentite = f" · SENTITE {row['sentite']}" if row.get("sentite") is not None else ""
         print(f"  UAI {row['uai']} · SIRET {row['siret']}{sentite}")
+        erp = erps.get(str(row["erp_id"]))
+        how = {"export": "tdba-wizard, depuis l'export", "erp": f"{erp.name} lui-même",
+               "excel": "import du modèle Excel"}[str(row["transmission"])]  # fmt: skip
+        print(f"  ERP : {erp.name} · envoi : {how}")
         if row.get("source"):
             print(f"  Export : {row['source']}")
         print(f"  {state}")

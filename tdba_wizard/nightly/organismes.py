@@ -17,10 +17,11 @@ import contextlib
 import datetime as dt
 import json
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from tdba_wizard.api import Ok, OrganismeNotFound, RateLimited, TdbaClient
+from tdba_wizard.api import Failure, Ok, OrganismeNotFound, RateLimited, TdbaClient
 
 Couple = tuple[str, str]
 CACHE_FILE = "organismes-cache.json"
@@ -38,19 +39,40 @@ class Known:
     found: bool
     ferme: bool = False
     name: str = ""
+    nature: str = ""
+    checked: dt.datetime | None = None
+    """When TDBA said so, for an answer from the cache (None: asked in this run)."""
 
 
 class OrganismeDirectory:
-    """The couples' look-ups of a run, with the day-long cache."""
+    """The couples' look-ups of a run, with the day-long cache.
 
-    def __init__(self, client: TdbaClient, state_dir: Path, *, pace: float = PACE) -> None:
-        self.client = client
+    ``clients`` (one, or several connection pools used in turn), ``ttl`` (how old a cached
+    answer may be), ``pace``, ``concurrency`` and ``attempts`` are the nightly job's by
+    default; ``--check`` asks at once and once, and trusts its cache for an hour only.
+    """
+
+    def __init__(
+        self,
+        clients: TdbaClient | Sequence[TdbaClient],
+        state_dir: Path,
+        *,
+        pace: float = PACE,
+        ttl: dt.timedelta = TTL,
+        concurrency: int = CONCURRENCY,
+        attempts: int = ATTEMPTS,
+    ) -> None:
+        self.clients = [clients] if isinstance(clients, TdbaClient) else list(clients)
         self.path = state_dir / CACHE_FILE
         self.pace = pace
+        self.ttl = ttl
+        self.attempts = attempts
         self.asked = 0
         """Look-ups sent to TDBA in this run (the others came from the cache)."""
+        self.failures: dict[Couple, Failure] = {}
+        """Why a couple could not be asked (its answer is None)."""
         self._cache = self._load()
-        self._slots = asyncio.Semaphore(CONCURRENCY)
+        self._slots = asyncio.Semaphore(concurrency)
         self._next = 0.0
         self._pacing = asyncio.Lock()
         self._changed = False
@@ -74,9 +96,10 @@ class OrganismeDirectory:
             return None
         try:
             checked = dt.datetime.fromisoformat(str(entry["checked"]))
-            if now - checked > TTL or checked > now + dt.timedelta(minutes=5):
+            if now - checked > self.ttl or checked > now + dt.timedelta(minutes=5):
                 return None
-            return Known(bool(entry["found"]), bool(entry.get("ferme")), str(entry.get("name", "")))
+            name, nature = str(entry.get("name", "")), str(entry.get("nature", ""))
+            return Known(bool(entry["found"]), bool(entry.get("ferme")), name, nature, checked)
         except (KeyError, ValueError, TypeError):
             return None
 
@@ -99,6 +122,7 @@ class OrganismeDirectory:
                     "found": known.found,
                     "ferme": known.ferme,
                     "name": known.name,
+                    "nature": known.nature,
                     "checked": now.isoformat(),
                 }
                 self._changed = True
@@ -106,16 +130,18 @@ class OrganismeDirectory:
 
     async def _ask(self, couple: Couple) -> Known | None:
         async with self._slots:
-            for attempt in range(ATTEMPTS):
+            for attempt in range(self.attempts):
                 await self._wait_turn()
+                client = self.clients[self.asked % len(self.clients)]
                 self.asked += 1
-                outcome = await self.client.find_organisme(*couple)
+                outcome = await client.find_organisme(*couple)
                 if isinstance(outcome, Ok):
                     found = outcome.value
-                    return Known(True, found.ferme, found.display_name)
+                    return Known(True, found.ferme, found.display_name, found.nature)
                 if isinstance(outcome, OrganismeNotFound):
                     return Known(False)
-                if not outcome.retryable or attempt + 1 == ATTEMPTS:
+                self.failures[couple] = outcome
+                if not outcome.retryable or attempt + 1 == self.attempts:
                     return None
                 wait = 2.0**attempt
                 if isinstance(outcome, RateLimited) and outcome.retry_after is not None:
@@ -124,6 +150,8 @@ class OrganismeDirectory:
         return None
 
     async def _wait_turn(self) -> None:
+        if not self.pace:
+            return
         async with self._pacing:
             delay = self._next - time.monotonic()
             if delay > 0:
@@ -137,11 +165,15 @@ class OrganismeDirectory:
         from tdba_wizard.files import write_private_atomic
 
         now = dt.datetime.now(dt.UTC)
-        kept = {k: v for k, v in self._cache.items() if self._cached(_split(k), now) is not None}
+        kept = {k: v for k, v in self._cache.items() if _fresh(v, now)}
         with contextlib.suppress(OSError):
             write_private_atomic(self.path, json.dumps(kept, ensure_ascii=False).encode("utf-8"))
 
 
-def _split(key: str) -> Couple:
-    uai, _, siret = key.partition("|")
-    return (uai, siret)
+def _fresh(entry: dict[str, object], now: dt.datetime) -> bool:
+    """Kept in the file while the nightly job would use it (a day), whoever wrote it."""
+    try:
+        checked = dt.datetime.fromisoformat(str(entry["checked"]))
+        return now - TTL <= checked <= now + dt.timedelta(minutes=5)
+    except (KeyError, ValueError, TypeError):
+        return False

@@ -104,7 +104,9 @@ def load_seed(path: Path | None = None) -> Seed:
 
 @dataclass
 class RateLimit:
-    """TDBA's limits: per IP before authentication, per organisme after."""
+    """TDBA's limits (``rateLimit.tiers`` of its config, all enforced): per IP, one counter
+    for the public organismes look-ups (« public ») and another for every v3 request before
+    its key is checked (« ingestionAuth »); per organisme after (« ingestion »)."""
 
     per_ip: int = 300
     per_organisme: int = 3000
@@ -162,7 +164,8 @@ class Sandbox:
         self.latency = 0.0
         """Seconds added before every answer."""
         self.rate_limit: RateLimit | None = None
-        """Limits enforced with 429 (None: not enforced, as production does today)."""
+        """Limits enforced with 429, as production does (None: not enforced, so that tests and
+        demos that do not look at them are not slowed)."""
         self.extra_rule: ExtraRule | None = None
         """A server rule the client does not know (to test rows TDBA alone refuses)."""
         self.test_route = True
@@ -604,13 +607,13 @@ def _make_handler(sandbox: Sandbox) -> type[BaseHTTPRequestHandler]:
             if method == "GET" and path == "/connexion-api":
                 raise _Answer(*self._confirmation_page())
             if method == "POST" and path.startswith("/api/v1/organismes/"):
-                self._rate_limit(f"ip:{self.client_address[0]}", policy.per_ip, headers)
+                self._rate_limit(f"public:{self.client_address[0]}", policy.per_ip, headers)
                 return self._organismes(path.removeprefix("/api/v1/organismes/"))
             is_test = path == "/api/v3/dossiers-apprenants/test"
             if method == "POST" and (
                 path == "/api/v3/dossiers-apprenants" or (is_test and sandbox.test_route)
             ):
-                self._rate_limit(f"ip:{self.client_address[0]}", policy.per_ip, headers)
+                self._rate_limit(f"ingestionAuth:{self.client_address[0]}", policy.per_ip, headers)
                 organisme = self._authenticate()
                 self._rate_limit(f"org:{organisme.id}", policy.per_organisme, headers)
                 if is_test:
