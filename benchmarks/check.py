@@ -15,19 +15,17 @@ from __future__ import annotations
 
 import json
 import os
-import signal
-import socket
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
-import uuid
 from pathlib import Path
 from typing import Literal
 
+from common import free_port, organismes, sandbox
+
 from tdba_wizard.config import Config, Establishment, save_config
-from tdba_wizard.identifiers import luhn_valid, uai_check_letter
 from tdba_wizard.secrets import SecretStore
 
 RUNS = 5
@@ -49,27 +47,6 @@ async def main():
             pass
 asyncio.run(main())
 """
-
-
-def organismes(count: int) -> list[dict[str, object]]:
-    """Return ``count`` organismes with valid identifiers and keys."""
-    result = []
-    for index in range(count):
-        prefix = f"{100000000 + index * 7919:09d}0001"
-        siret = next(prefix + d for d in "0123456789" if luhn_valid(prefix + d))
-        digits = f"{590000 + index:07d}"
-        result.append({
-            "siret": siret, "uai": digits + uai_check_letter(digits), "enseigne": f"CFA {index}",
-            "raison_sociale": f"CFA {index}", "ferme": False, "nature": "responsable_formateur",
-            "adresse": {}, "demo_key": str(uuid.UUID(int=index + 1, version=4)),
-        })  # fmt: skip
-    return result
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def profile(
@@ -160,17 +137,7 @@ def main() -> None:
         root = Path(tmp)
         seeded = organismes(50)
         seed = root / "seed.json"
-        seed.write_text(json.dumps({"env": "sandbox", "organismes": seeded}), encoding="utf-8")
-        port = free_port()
-        sandbox = subprocess.Popen(
-            [sys.executable, "-m", "tdba_wizard", "sandbox", "--port", str(port),
-             "--seed", str(seed), "--latency", "200"],
-            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
-        )  # fmt: skip
-        try:
-            assert sandbox.stdout is not None
-            sandbox.stdout.readline()
-            url = f"http://127.0.0.1:{port}/api/"
+        with sandbox(seeded, root, latency=200) as (url, _):
             one_first, one = first_then_median(check, profile(root / "one", url, seeded, 1))
             fifty_first, fifty = first_then_median(check, profile(root / "fifty", url, seeded, 50))
             accepted = accepted_keys(profile(root / "fifty", url, seeded, 50))
@@ -182,9 +149,6 @@ def main() -> None:
             if inner.returncode != 0:
                 raise SystemExit(f"keyring case failed:\n{inner.stderr}")
             in_keyring = json.loads(inner.stdout.strip().splitlines()[-1])
-        finally:
-            sandbox.send_signal(signal.SIGINT)
-            sandbox.wait(timeout=30)
         refused = f"http://127.0.0.1:{free_port()}/api/"
         offline = profile(root / "offline", refused, seeded, 1)
         cold = median(check, offline)

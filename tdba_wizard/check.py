@@ -793,7 +793,7 @@ async def run_check(
             for _ in range(pools)
         ]
 
-        directory = OrganismeDirectory(clients, state, pace=0, ttl=LOOKUP_TTL,
+        directory = OrganismeDirectory(clients, state, ttl=LOOKUP_TTL,
                                        concurrency=CONCURRENCY, attempts=1)  # fmt: skip
 
         async def one(index: int, key: FoundSecret | None) -> Ok[None] | Failure | None:

@@ -16,7 +16,7 @@ from keyring.errors import PasswordDeleteError
 from tdba_wizard.sandbox import Organisme, Sandbox
 from tdba_wizard.schedule import Crontab
 
-from .secret_service import require
+from .secret_service import require, secret_service
 
 DEMO_KEY = "1b2c3d4e-5f60-4a7b-8c9d-0e1f2a3b4c5d"
 OTHER_KEY = "9f8e7d6c-5b4a-4392-a1b0-c9d8e7f6a5b4"
@@ -73,6 +73,21 @@ def memory_keyring(request: pytest.FixtureRequest) -> Iterator[MemoryKeyring | N
     keyring.set_keyring(backend)
     yield backend
     keyring.set_keyring(previous)
+
+
+@pytest.fixture
+def real_keyring(isolated_profile: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """gnome-keyring on its own bus, chosen as the keyring; yields the profile."""
+    from keyring.backends import SecretService
+
+    with secret_service(isolated_profile) as env:
+        monkeypatch.setenv("DBUS_SESSION_BUS_ADDRESS", env["DBUS_SESSION_BUS_ADDRESS"])
+        previous = keyring.get_keyring()
+        keyring.set_keyring(SecretService.Keyring())
+        try:
+            yield isolated_profile
+        finally:
+            keyring.set_keyring(previous)
 
 
 @pytest.fixture

@@ -8,6 +8,7 @@ and the exit code are true, nothing is dropped without a word, nothing hangs, no
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import os
 import subprocess
@@ -266,11 +267,16 @@ def test_an_establishment_past_the_run_deadline_is_not_started(
     store.store(second.uai, second.siret, second.demo_key, "file")
     write_csv(export_path(config), records(sandbox, 5))
     sandbox.latency = 2.0
-    options = SyncOptions(base_delay=0.01, max_attempts=1, deadline=1.0)
+    # One at a time: the second waits for its turn, which comes past the run's deadline.
+    options = SyncOptions(base_delay=0.01, max_attempts=1, deadline=1.0, at_once=1)
     report = asyncio.run(run_sync(config, store, state_dir(), options))
     first, later = report.establishments
     assert any("Délai dépassé" in error for error in first.errors)
     assert any("Non traité : le délai de l'envoi" in error for error in later.errors)
+    # Sent together, both are stopped by the run's deadline.
+    both = dataclasses.replace(options, at_once=2)
+    report = asyncio.run(run_sync(config, store, state_dir(), both))
+    assert all(any("Délai dépassé" in e for e in one.errors) for one in report.establishments)
 
 
 def test_a_lock_held_past_its_deadline_is_taken_over(

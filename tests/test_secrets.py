@@ -228,21 +228,6 @@ def test_real_secret_service(isolated_profile: Path, monkeypatch: pytest.MonkeyP
             keyring.set_keyring(previous)
 
 
-@pytest.fixture
-def real_keyring(isolated_profile: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
-    """gnome-keyring on its own bus, chosen as the keyring; yields the profile."""
-    from keyring.backends import SecretService
-
-    with secret_service(isolated_profile) as env:
-        monkeypatch.setenv("DBUS_SESSION_BUS_ADDRESS", env["DBUS_SESSION_BUS_ADDRESS"])
-        previous = keyring.get_keyring()
-        keyring.set_keyring(SecretService.Keyring())
-        try:
-            yield isolated_profile
-        finally:
-            keyring.set_keyring(previous)
-
-
 NETWORK = [(f"0{n:06d}A", f"{n:014d}") for n in range(1, 8)]
 
 

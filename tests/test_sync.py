@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import csv
+import dataclasses
 import io
 import json
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +24,7 @@ from tdba_wizard.nightly import reading as reading_module
 from tdba_wizard.nightly.batches import encode_batches
 from tdba_wizard.nightly.frames import FRAME_HEADER
 from tdba_wizard.nightly.job import SyncOptions, run_sync, sync_lock
-from tdba_wizard.nightly.reading import ROW_BLOCK, Readers, stream
+from tdba_wizard.nightly.reading import ROW_BLOCK, Readers, ReadingProcess, stream
 from tdba_wizard.nightly.report import SyncReport, render_text
 from tdba_wizard.paths import credentials_path, default_config_path, state_dir
 from tdba_wizard.records.dossier import FieldError
@@ -128,7 +129,7 @@ def test_batch_encoding_splits_what_is_too_large() -> None:
 
 DYING_READER = """
 import struct, subprocess, sys
-order = sys.stdin.buffer.read()
+order = sys.stdin.buffer.readline()  # the first order (the job keeps stdin open)
 frames = subprocess.run(sys.argv[1:], input=order, capture_output=True, check=True).stdout
 position = last = 0
 while position < len(frames):  # keep every frame but the last one (the "end" frame)
@@ -214,34 +215,64 @@ def reading_processes() -> list[int]:
     return found
 
 
-def output(process: subprocess.Popen[bytes]) -> bytes:
-    assert process.stdout is not None
-    with process.stdout:
-        return process.stdout.read()
+def one_export(process: ReadingProcess) -> list[tuple[dict[str, Any], bytes]]:
+    """The frames of the export a reading process was told to read, up to its end frame."""
+    stdout = process.popen.stdout
+    assert stdout is not None
+    frames = []
+    while True:
+        (size,) = FRAME_HEADER.unpack(stdout.read(FRAME_HEADER.size))
+        header = json.loads(stdout.read(size))
+        frames.append((header, stdout.read(header["size"]) if header["size"] else b""))
+        if header["kind"] == "end":
+            return frames
 
 
-def test_readers_read_the_first_export_at_once_and_the_next_in_turn(
+def test_readers_read_the_first_exports_at_once_and_the_next_ones_in_turn(
     sandbox: Sandbox, tmp_path: Path
 ) -> None:
     first = write_csv(tmp_path / "a.csv", records(sandbox, 3))
     second = write_csv(tmp_path / "b.csv", records(sandbox, 2, start=3))
-    readers = Readers()
+    third = write_csv(tmp_path / "c.csv", records(sandbox, 1, start=5))
+    readers = Readers(processes=2)
     try:
-        readers.begin([first, None, second], dry_run=False)
-        readers.begin([first, None, second], dry_run=False)  # the same again: nothing new
+        assert len(reading_processes()) == 1  # loading its modules, no export known yet
+        readers.begin([first, None, second, third], dry_run=False)
+        readers.begin([first, None, second, third], dry_run=False)  # the same again: nothing new
         with pytest.raises(ValueError):
             readers.begin([second], dry_run=False)
         with pytest.raises(ValueError):
-            readers.begin([first, None, second], dry_run=True)
-        assert len(reading_processes()) == 1  # reading the first export, no spare yet
+            readers.begin([first, None, second, third], dry_run=True)
+        assert len(reading_processes()) == 2  # reading the first two exports, at most two
         process = readers.take(0)
-        assert len(reading_processes()) == 2  # and a spare, for the third export
-        frames = list(parse_frames(output(process)))
-        assert process.wait() == 0
+        frames = one_export(process)
         assert [h["count"] for h, _ in frames if h["kind"] == "batch"] == [3]
-        process = readers.take(2)
-        sent = [json.loads(body) for _, body in parse_frames(output(process)) if body]
+        readers.give_back(process)  # read to the end: it reads the third export next
+        again = readers.take(3)
+        assert again is process and len(reading_processes()) == 2
+        sent = [json.loads(body) for h, body in one_export(again) if h["kind"] == "batch"]
+        assert [r["id_erp_apprenant"] for batch in sent for r in batch] == ["E5"]
+        readers.give_back(again)
+        sent = [json.loads(b) for h, b in one_export(readers.take(2)) if h["kind"] == "batch"]
         assert [r["id_erp_apprenant"] for batch in sent for r in batch] == ["E3", "E4"]
+    finally:
+        readers.close()
+    assert reading_processes() == []
+
+
+def test_a_reading_process_stopped_midway_is_replaced(sandbox: Sandbox, tmp_path: Path) -> None:
+    first = write_csv(tmp_path / "a.csv", records(sandbox, 3000))
+    second = write_csv(tmp_path / "b.csv", records(sandbox, 2, start=3000))
+    readers = Readers(processes=1)
+    try:
+        readers.begin([first, second], dry_run=False)
+        stopped = readers.take(0)
+        stopped.close()  # e.g. its establishment's key was refused
+        readers.give_back(stopped)  # not running: forgotten, never given another export
+        process = readers.take(1)
+        assert process is not stopped and reading_processes() == [process.popen.pid]
+        sent = [json.loads(b) for h, b in one_export(process) if h["kind"] == "batch"]
+        assert [r["id_erp_apprenant"] for batch in sent for r in batch] == ["E3000", "E3001"]
     finally:
         readers.close()
     assert reading_processes() == []
@@ -265,7 +296,8 @@ def test_an_establishment_without_key_does_not_hold_the_next_one_up(
         if name == second_name and not running:
             running.append(len(reading_processes()))
 
-    report = asyncio.run(run_sync(config, store, state_dir(), FAST, progress))
+    one_at_a_time = dataclasses.replace(FAST, at_once=1)
+    report = asyncio.run(run_sync(config, store, state_dir(), one_at_a_time, progress))
     without_key, keyed = report.establishments
     assert without_key.level == "CRITICAL" and without_key.sent == 0
     assert (keyed.sent, keyed.accepted, keyed.level) == (5, 5, "OK")
@@ -273,11 +305,90 @@ def test_an_establishment_without_key_does_not_hold_the_next_one_up(
     assert reading_processes() == []
 
 
+def network(
+    sandbox: Sandbox, tmp_path: Path, indexes: Iterable[int], rows: Callable[[int], int]
+) -> list[Establishment]:
+    """Establishments of the sandbox's organismes at ``indexes``, each with its export of
+    ``rows(index)`` valid records (no key stored)."""
+    establishments = []
+    for index in indexes:
+        organisme = sandbox.organismes[index]
+        records_ = [
+            valid_record(organisme, f"E{index}-{i}", nom_apprenant=f"Martin {index} {i}")
+            for i in range(rows(index))
+        ]
+        export = write_csv(tmp_path / f"export-{index}.csv", records_)
+        fields = {"uai": organisme.uai, "siret": organisme.siret, "source": str(export)}
+        establishments.append(Establishment(name=f"CFA {index}", sentite=index + 1, **fields))
+    return establishments
+
+
+def test_establishments_are_sent_a_few_at_once_in_the_order_of_the_configuration(
+    setup: tuple[Sandbox, Config, SecretStore], tmp_path: Path
+) -> None:
+    sandbox, config, store = setup
+    # 5 establishments, each with its key and its export
+    establishments = network(sandbox, tmp_path, (3, 0, 2, 5, 1), lambda index: 700 * (index + 1))
+    for establishment, index in zip(establishments, (3, 0, 2, 5, 1), strict=True):
+        store.store(establishment.uai, establishment.siret, sandbox.organismes[index].demo_key,
+                    "file")  # fmt: skip
+    config = config.model_copy(update={"establishments": establishments})
+    running: set[str] = set()
+    most: list[int] = [0, 0]  # establishments being sent at once, reading processes at once
+
+    def progress(name: str, read: int, sent: int, *, done: bool = False) -> None:
+        (running.discard if done else running.add)(name)
+        most[:] = max(most[0], len(running)), max(most[1], len(reading_processes()))
+
+    two_at_once = dataclasses.replace(FAST, at_once=2)
+    report = asyncio.run(run_sync(config, store, state_dir(), two_at_once, progress))
+    assert [e.name for e in report.establishments] == [e.name for e in establishments]
+    assert [(e.sent, e.accepted, e.level) for e in report.establishments] == [
+        (700 * (i + 1), 700 * (i + 1), "OK") for i in (3, 0, 2, 5, 1)
+    ]
+    assert most == [2, 2]  # two at once, never more, and one reading process each
+    assert len(sandbox.records()) == 700 * (4 + 1 + 3 + 6 + 2)
+    assert reading_processes() == []
+    text = render_text(report)
+    assert "\nÉtablissements envoyés par tdba-wizard : 5 (5 OK)\n" in text
+    assert (
+        "\nAu total : 11200 lignes lues ; 0 refusées avant envoi ; envoyées : 11200 ; acceptées "
+        "par TDBA : 11200 ; refusées par TDBA : 0\n"
+    ) in text
+
+
+@pytest.mark.secret_service
+def test_the_keys_of_a_network_are_read_from_the_keyring_in_one_go(
+    setup: tuple[Sandbox, Config, SecretStore],
+    real_keyring: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import keyring
+
+    sandbox, config, _ = setup
+    store = SecretStore(credentials_path(default_config_path()))
+    establishments = network(sandbox, tmp_path, range(4), lambda index: 3)
+    for organisme in sandbox.organismes[:3]:  # the fourth has no key
+        stored = store.store(organisme.uai, organisme.siret, organisme.demo_key, "keyring")
+        assert "Secret Service" in stored
+    config = config.model_copy(update={"establishments": establishments})
+    monkeypatch.setattr(  # one read for all: a read per key would now fail loudly
+        type(keyring.get_keyring()), "get_password", lambda *a: pytest.fail("lecture une à une")
+    )
+    report = asyncio.run(run_sync(config, SecretStore(store.credentials_file), state_dir(), FAST))
+    assert [(e.sent, e.accepted, e.level) for e in report.establishments] == [
+        (3, 3, "OK"), (3, 3, "OK"), (3, 3, "OK"), (0, 0, "CRITICAL")
+    ]  # fmt: skip
+    assert "Aucune clé d'échange enregistrée" in report.establishments[3].errors[0]
+
+
 def test_readers_stop_what_no_one_took(sandbox: Sandbox, tmp_path: Path) -> None:
     export = write_csv(tmp_path / "a.csv", records(sandbox, 3000))
-    readers = Readers()
-    readers.begin([export, export], dry_run=False)  # the first is read, blocked on its full pipe
-    assert len(reading_processes()) == 1
+    readers = Readers(processes=2)
+    readers.begin([export, export, export], dry_run=False)  # two read, blocked on full pipes
+    assert len(reading_processes()) == 2
+    readers.take(0)  # taken, never given back
     readers.close()
     readers.close()  # twice is harmless
     assert reading_processes() == []
@@ -665,14 +776,19 @@ def test_terminal_progress_line_always_shows_the_final_figures(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     monkeypatch.setattr(sys.stderr, "isatty", lambda: True)
-    show = progress_printer()
+    show = progress_printer(2)
     assert show is not None
     show("CFA", 10, 0)
     show("CFA", 20, 0)  # within 0.2 s: skipped
+    show("Lycée", 5, 0)  # skipped too, but counted from now on
     show("CFA", 30, 30, done=True)
     err = capsys.readouterr().err
-    assert "10 lignes lues" in err and "20 lignes" not in err
-    assert err.endswith("« CFA » : 30 lignes lues, 30 dossiers envoyés…")
+    assert "en cours : « CFA » ; 10 lignes lues, 0 dossiers envoyés…" in err
+    assert "20 lignes" not in err
+    assert err.endswith(
+        "1/2 établissement(s) terminé(s) ; en cours : « Lycée » ; 35 lignes lues, "
+        "30 dossiers envoyés…"
+    )
 
 
 def test_missing_export_is_explained(setup: tuple[Sandbox, Config, SecretStore]) -> None:

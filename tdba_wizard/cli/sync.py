@@ -61,21 +61,38 @@ def _cmd_sync(args: argparse.Namespace) -> int:
     return run_sync(config_path, args.dry_run, hold_unmatched=args.hold_unmatched)
 
 
-def progress_printer() -> ProgressCallback | None:
-    """Return a one-line progress display for a terminal; None when not a terminal (cron)."""
+def progress_printer(total: int) -> ProgressCallback | None:
+    """Return a one-line progress display for a terminal; None when not a terminal (cron).
+
+    Several establishments are sent at once: the line adds up their figures and names the
+    ones being sent.
+    """
     if not sys.stderr.isatty():
         return None
     from tdba_wizard.text import clean
 
     last = [0.0]
+    figures: dict[str, tuple[int, int]] = {}
+    running: dict[str, None] = {}  # in the order they started
+    finished: set[str] = set()
 
     def show(name: str, read: int, sent: int, *, done: bool = False) -> None:
+        figures[name] = (read, sent)
+        if done:
+            finished.add(name)
+            running.pop(name, None)
+        elif name not in finished:
+            running.setdefault(name)
         now = time.monotonic()
         if now - last[0] < 0.2 and not done:
-            return  # at most five refreshes a second; the final figures always
+            return  # at most five refreshes a second; each end of an establishment always
         last[0] = now
+        lines = sum(r for r, _ in figures.values())
+        records = sum(s for _, s in figures.values())
+        current = ", ".join(f"« {clean(n, 30)} »" for n in running) or "—"
         print(
-            f"\r« {clean(name, 60)} » : {read} lignes lues, {sent} dossiers envoyés…",
+            f"\r\033[K{len(finished)}/{total} établissement(s) terminé(s) ; en cours : {current} ; "
+            f"{lines} lignes lues, {records} dossiers envoyés…",
             end="",
             file=sys.stderr,
         )
@@ -148,7 +165,7 @@ def run_with(
         contextlib.nullcontext(no_lock) if dry_run else sync_lock(state, options.deadline)
     )
     with lock as lock_warnings:
-        progress = progress_printer()
+        progress = progress_printer(sum(e.transmission == "export" for e in config.establishments))
         try:
             report = asyncio.run(run_sync(config, store, state, options, progress, readers))
             report.warnings[:0] = lock_warnings

@@ -27,6 +27,7 @@ from tdba_wizard.api import (
 from tdba_wizard.files import ensure_private_dir, write_private_atomic
 from tdba_wizard.nightly.batches import Batch
 from tdba_wizard.nightly.frames import ReasonGroup
+from tdba_wizard.nightly.reading import PROCESSES
 from tdba_wizard.nightly.report import EstablishmentReport
 
 T = TypeVar("T")
@@ -47,6 +48,9 @@ class SyncOptions:
     base_delay: float = 1.0
     max_delay: float = 60.0
     concurrency: int = 2
+    """Batches of one establishment in flight at once."""
+    at_once: int = PROCESSES
+    """Establishments sent at once (one reading process each)."""
     deadline: float | None = None
     """Seconds for the whole run (None: no limit)."""
     establishment_deadline: float | None = None

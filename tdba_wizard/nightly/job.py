@@ -15,7 +15,6 @@ import functools
 import json
 import os
 import signal
-import subprocess
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -38,7 +37,7 @@ from tdba_wizard.nightly.frames import (
 )
 from tdba_wizard.nightly.later import PairReport, predict
 from tdba_wizard.nightly.organismes import OrganismeDirectory
-from tdba_wizard.nightly.reading import Readers, learner_orders
+from tdba_wizard.nightly.reading import Readers, ReadingProcess, learner_orders
 from tdba_wizard.nightly.report import EstablishmentReport, SyncReport
 from tdba_wizard.secrets import SecretError, SecretStore, entry_name
 from tdba_wizard.text import clean
@@ -60,49 +59,33 @@ class SyncLockError(TdbaError):
 
 
 class _Reader:
-    """The export, read by a child process (:mod:`~tdba_wizard.nightly.reading`): its
+    """One export, read by a child process (:mod:`~tdba_wizard.nightly.reading`): its
     batches in turn.
 
-    Parsing, validating and encoding take a second core meanwhile; this process sends the
+    Parsing, validating and encoding take another core meanwhile; this process sends the
     batches and reads TDBA's answers. The child blocks while its pipe is full: it is never
     more than a few batches ahead (this side stops reading past 8 MB not yet taken). Its
     standard error is read all along (the child can never block on it), and its last line
     names the cause when the child stops without saying why itself.
     """
 
-    STDERR_KEPT = 8192
-
     def __init__(
         self,
-        process: subprocess.Popen[bytes],
+        process: ReadingProcess,
         source: Path,
         report: EstablishmentReport,
         tick: Callable[[], None] | None,
     ) -> None:
-        self.process = process
+        self.child = process
+        self.process = process.popen
         self.source = source
         self.report = report
         self.tick = tick  # called at each frame (progress while reading)
-        self.stdout = asyncio.StreamReader(limit=MAX_BATCH_BYTES // 2)  # pauses past twice
-        self.transport: asyncio.ReadTransport | None = None
-        self.stderr_transport: asyncio.ReadTransport | None = None
-        self.stderr_tail = bytearray()
+        self.stdout: asyncio.StreamReader | None = None
         self.ended = False
 
     async def start(self) -> None:
-        assert self.process.stdout is not None
-        protocol = asyncio.StreamReaderProtocol(self.stdout)
-        loop = asyncio.get_running_loop()
-        self.transport, _ = await loop.connect_read_pipe(lambda: protocol, self.process.stdout)
-        if self.process.stderr is not None:
-            tail = self.stderr_tail
-
-            class _Tail(asyncio.Protocol):
-                def data_received(self, data: bytes) -> None:
-                    tail.extend(data)
-                    del tail[: -_Reader.STDERR_KEPT]
-
-            self.stderr_transport, _ = await loop.connect_read_pipe(_Tail, self.process.stderr)
+        self.stdout = await self.child.attach(MAX_BATCH_BYTES // 2)  # pauses past twice
 
     async def next(self) -> Batch | None:
         """Return the next batch to send; None once the export is read, or could not be."""
@@ -139,7 +122,7 @@ class _Reader:
             how = f"arrêtée sans finir (code {code})"
         lines = [
             line.strip()
-            for line in self.stderr_tail.decode("utf-8", errors="replace").splitlines()
+            for line in self.child.stderr_tail.decode("utf-8", errors="replace").splitlines()
             if line.strip()
         ]
         cause = f" ; cause : « {clean(lines[-1], 200)} »" if lines else ""
@@ -151,6 +134,7 @@ class _Reader:
 
     async def _frame(self) -> BatchFrame | EndFrame | Any | None:
         stdout = self.stdout
+        assert stdout is not None
         try:
             (size,) = FRAME_HEADER.unpack(await stdout.readexactly(FRAME_HEADER.size))
             header = decode_header(await stdout.readexactly(size))
@@ -177,19 +161,14 @@ class _Reader:
         if frame.error:
             report.errors.append(frame.error)
 
-    async def close(self) -> None:
-        """Wait for the child; stop it first when its export was not read to the end."""
-        if not self.ended and self.process.poll() is None:
-            self.process.kill()  # e.g. the key was refused meanwhile: the rest is not sent
-        for transport, pipe in (
-            (self.transport, self.process.stdout),
-            (self.stderr_transport, self.process.stderr),
-        ):
-            if transport is not None:
-                transport.close()
-            elif pipe is not None:
-                pipe.close()
-        await asyncio.to_thread(self.process.wait)
+    async def close(self, give_back: Callable[[ReadingProcess], None] | None) -> None:
+        """Give the child back when its export was read to the end (it reads another); else
+        stop it (e.g. the key was refused meanwhile: the rest is not sent)."""
+        if not self.ended or self.process.poll() is not None or give_back is None:
+            self.child.stop()
+            await asyncio.to_thread(self.process.wait)
+        if give_back is not None:
+            give_back(self.child)
 
 
 async def _sync_establishment(
@@ -200,8 +179,9 @@ async def _sync_establishment(
     spool_root: Path,
     options: SyncOptions,
     progress: ProgressCallback | None,
-    readers: Callable[[], subprocess.Popen[bytes]],
+    readers: Callable[[], ReadingProcess],
     directory: OrganismeDirectory | None = None,
+    give_back: Callable[[ReadingProcess], None] | None = None,
 ) -> None:
     """Send one establishment's records; what happens goes into ``report`` as it happens (so
     that a run stopped by its deadline still says what was done). Once the export is read,
@@ -281,7 +261,7 @@ async def _sync_establishment(
         raise
     finally:
         if reader is not None:
-            await asyncio.shield(reader.close())
+            await asyncio.shield(reader.close(give_back))
         report.duration = time.perf_counter() - started
         if progress is not None:
             progress(report.name, report.rows_read, report.sent, done=True)
@@ -491,6 +471,8 @@ async def run_sync(
 ) -> SyncReport:
     """Send every establishment's records; return the report (not yet written).
 
+    A few establishments are sent at once (``options.at_once``, one reading process each),
+    the others waiting their turn in the configuration's order; the report keeps that order.
     ``readers`` may have started reading already (the command starts it before loading its
     own modules); one is made here otherwise. Its processes are all stopped on return. Each
     establishment has its deadline, the run has its own: past it, what is left is stopped
@@ -499,9 +481,22 @@ async def run_sync(
     options = options or SyncOptions()
     report = SyncReport(dt.datetime.now(dt.UTC), config.api.url, options.dry_run)
     if readers is None:
-        readers = Readers()
+        readers = Readers(processes=options.at_once)
     began = time.monotonic()
     learners = learner_orders(config.establishments, state_dir)
+    turns: list[tuple[int, Establishment, EstablishmentReport]] = []
+    for index, establishment in enumerate(config.establishments):
+        if establishment.transmission != "export":
+            how = "son ERP transmet lui-même" if establishment.transmission == "erp" else (
+                "import du modèle Excel")  # fmt: skip
+            report.elsewhere.append(f"« {establishment.name} » ({how})")
+            continue
+        one = EstablishmentReport(
+            establishment.name, establishment.uai, establishment.siret, dry_run=options.dry_run
+        )
+        report.establishments.append(one)
+        turns.append((index, establishment, one))
+    waiting = iter(turns)  # each lane takes the next establishment when it is free
     try:
         readers.begin(
             exports_of(config),
@@ -509,21 +504,22 @@ async def run_sync(
             owners=[(e.uai, e.siret) for e in config.establishments],
             learners=learners,
         )
-        async with TdbaClient(config.api.url, max_connections=options.concurrency * 2) as client:
+        # All the keys in one keyring read (one search of the Secret Service), while the
+        # first exports are read; each establishment then takes its own from it.
+        await asyncio.to_thread(store.prefetch, [(e.uai, e.siret) for _, e, _ in turns])
+        lanes = max(1, min(options.at_once, len(turns)))
+        async with TdbaClient(
+            config.api.url, max_connections=options.concurrency * 2 * lanes
+        ) as client:
             directory = OrganismeDirectory(client, state_dir)
-            for index, establishment in enumerate(config.establishments):
-                if establishment.transmission != "export":
-                    how = "son ERP transmet lui-même" if establishment.transmission == "erp" else (
-                        "import du modèle Excel")  # fmt: skip
-                    report.elsewhere.append(f"« {establishment.name} » ({how})")
-                    continue
-                one = EstablishmentReport(
-                    establishment.name,
-                    establishment.uai,
-                    establishment.siret,
-                    dry_run=options.dry_run,
-                )
-                report.establishments.append(one)
+
+            async def lane() -> None:
+                for index, establishment, one in waiting:
+                    await _one_turn(index, establishment, one)
+
+            async def _one_turn(
+                index: int, establishment: Establishment, one: EstablishmentReport
+            ) -> None:
                 left = None if options.deadline is None else options.deadline - (
                     time.monotonic() - began
                 )  # fmt: skip
@@ -533,7 +529,7 @@ async def run_sync(
                         f"Non traité : le délai de l'envoi ({minutes:.0f} min) est dépassé. Ses "
                         "dossiers partiront au prochain envoi."
                     )
-                    continue
+                    return
                 limit = min(
                     (t for t in (left, options.establishment_deadline) if t is not None),
                     default=None,
@@ -550,6 +546,7 @@ async def run_sync(
                             progress,
                             functools.partial(readers.take, index),
                             directory,
+                            readers.give_back,
                         ),
                         limit,
                     )
@@ -566,6 +563,8 @@ async def run_sync(
                         "signalez-le avec le rapport."
                     )
                 _keep_learners(learners[index], one, options.dry_run)
+
+            await asyncio.gather(*(lane() for _ in range(lanes)))
             directory.save()
     finally:
         readers.close()

@@ -5,9 +5,9 @@ couples name (an exact match, after a correction from the organismes' referentia
 public look-up (``POST /api/v1/organismes/get-by-uai-siret``, no key) answers the same exact
 question: the couples of an export are few, each is asked once per run, a result is kept a
 day on disk (``organismes-cache.json`` in the state directory, no learner data), requests are
-few at a time and paced well under TDBA's public limit (300 per minute per IP; a 429 is
-waited for as it says). When the look-up cannot answer, a couple is « non vérifié » — never
-« non trouvé ».
+few at a time and paced by the client under TDBA's public limit (300 per minute per IP:
+:class:`~tdba_wizard.api.Pacer`; a 429 is waited for as it says). When the look-up cannot
+answer, a couple is « non vérifié » — never « non trouvé ».
 """
 
 from __future__ import annotations
@@ -16,7 +16,6 @@ import asyncio
 import contextlib
 import datetime as dt
 import json
-import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,8 +26,6 @@ Couple = tuple[str, str]
 CACHE_FILE = "organismes-cache.json"
 TTL = dt.timedelta(days=1)
 CONCURRENCY = 4
-PACE = 0.25
-"""Seconds between two look-ups started (at most 240 a minute)."""
 ATTEMPTS = 3
 
 
@@ -48,8 +45,9 @@ class OrganismeDirectory:
     """The couples' look-ups of a run, with the day-long cache.
 
     ``clients`` (one, or several connection pools used in turn), ``ttl`` (how old a cached
-    answer may be), ``pace``, ``concurrency`` and ``attempts`` are the nightly job's by
-    default; ``--check`` asks at once and once, and trusts its cache for an hour only.
+    answer may be), ``concurrency`` and ``attempts`` are the nightly job's by default;
+    ``--check`` asks once, and trusts its cache for an hour only. Two look-ups of the same
+    couple at once (two establishments sent together) make one request.
     """
 
     def __init__(
@@ -57,14 +55,12 @@ class OrganismeDirectory:
         clients: TdbaClient | Sequence[TdbaClient],
         state_dir: Path,
         *,
-        pace: float = PACE,
         ttl: dt.timedelta = TTL,
         concurrency: int = CONCURRENCY,
         attempts: int = ATTEMPTS,
     ) -> None:
         self.clients = [clients] if isinstance(clients, TdbaClient) else list(clients)
         self.path = state_dir / CACHE_FILE
-        self.pace = pace
         self.ttl = ttl
         self.attempts = attempts
         self.asked = 0
@@ -73,8 +69,7 @@ class OrganismeDirectory:
         """Why a couple could not be asked (its answer is None)."""
         self._cache = self._load()
         self._slots = asyncio.Semaphore(concurrency)
-        self._next = 0.0
-        self._pacing = asyncio.Lock()
+        self._asking: dict[Couple, asyncio.Future[Known | None]] = {}
         self._changed = False
 
     def _load(self) -> dict[str, dict[str, object]]:
@@ -114,7 +109,7 @@ class OrganismeDirectory:
                 results[couple] = cached
             else:
                 wanted.append(couple)
-        answers = await asyncio.gather(*(self._ask(couple) for couple in wanted))
+        answers = await asyncio.gather(*(self._shared(couple) for couple in wanted))
         for couple, known in zip(wanted, answers, strict=True):
             results[couple] = known
             if known is not None:
@@ -128,10 +123,17 @@ class OrganismeDirectory:
                 self._changed = True
         return results
 
+    async def _shared(self, couple: Couple) -> Known | None:
+        """Ask once for a couple, whoever else wants it meanwhile."""
+        asking = self._asking.get(couple)
+        if asking is None:
+            asking = self._asking[couple] = asyncio.ensure_future(self._ask(couple))
+            asking.add_done_callback(lambda _: self._asking.pop(couple, None))
+        return await asyncio.shield(asking)
+
     async def _ask(self, couple: Couple) -> Known | None:
         async with self._slots:
             for attempt in range(self.attempts):
-                await self._wait_turn()
                 client = self.clients[self.asked % len(self.clients)]
                 self.asked += 1
                 outcome = await client.find_organisme(*couple)
@@ -148,15 +150,6 @@ class OrganismeDirectory:
                     wait = min(outcome.retry_after, 60.0)
                 await asyncio.sleep(wait)
         return None
-
-    async def _wait_turn(self) -> None:
-        if not self.pace:
-            return
-        async with self._pacing:
-            delay = self._next - time.monotonic()
-            if delay > 0:
-                await asyncio.sleep(delay)
-            self._next = time.monotonic() + self.pace
 
     def save(self) -> None:
         """Keep the answers for a day (a failure to write only costs look-ups tomorrow)."""

@@ -3,10 +3,11 @@
 Parsing the export, validating every row and encoding the records is CPU-bound Python: run
 in a child process (``python -m tdba_wizard.nightly.reading``), it takes a second core while
 the job's own process sends the batches and reads TDBA's answers. :class:`Readers` starts
-each child ahead of its turn: it loads its modules, then reads from its standard input the
-one line that says which export to read (JSON: ``path``, ``dry_run``, ``max_bytes``, and
-``owner``, the establishment's UAI and SIRET; for a manual run, ``python -m
-tdba_wizard.nightly.reading PATH`` takes it from the command line instead). The child never
+each child ahead of its turn: it loads its modules, then reads from its standard input one
+line per export to read, one after the other (JSON: ``path``, ``dry_run``, ``max_bytes``,
+``owner``, the establishment's UAI and SIRET, and ``learners``; for a manual run, ``python -m
+tdba_wizard.nightly.reading PATH`` takes one from the command line instead). A few children
+read at once, each for one establishment being sent. The child never
 sees a key, and it writes nothing but frames (:mod:`tdba_wizard.nightly.frames`) on its
 standard output. Whatever stops it, it says why in its last frame, in French; what it writes
 on its standard error (a traceback) is read by the job, which names the cause when the child
@@ -41,6 +42,8 @@ from tdba_wizard.text import clean
 from tdba_wizard.wire import MAX_BATCH_BYTES, MAX_BATCH_ITEMS
 
 if TYPE_CHECKING:
+    import asyncio
+
     from tdba_wizard.nightly.exports import Findings
     from tdba_wizard.nightly.later import Later
     from tdba_wizard.records.dossier import FieldError
@@ -355,37 +358,116 @@ def reader_command() -> list[str]:
     return [sys.executable, "-m", "tdba_wizard.nightly.reading"]
 
 
-def _spawn() -> subprocess.Popen[bytes] | None:
-    try:
-        return subprocess.Popen(
-            reader_command(),
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            # Read by the job while it reads the frames (never blocks the child); it may quote
-            # the export, so only its last line, cleaned, reaches a report.
-            stderr=subprocess.PIPE,
+PROCESSES = 3
+"""Reading processes of a run at most: as many establishments are sent at once."""
+
+
+class ReadingProcess:
+    """A reading process (job's side): it reads the exports it is told, one after the other.
+
+    Its output streams are attached to the job's event loop on first use (:meth:`attach`):
+    frames on ``stdout``, and the end of its standard error, read all along so that the
+    child never blocks on it (``stderr_tail``, the last bytes said since its last order).
+    """
+
+    STDERR_KEPT = 8192
+
+    def __init__(self, popen: subprocess.Popen[bytes]) -> None:
+        self.popen = popen
+        self.stdout: asyncio.StreamReader | None = None
+        self.stderr_tail = bytearray()
+        self._transports: list[asyncio.BaseTransport] = []
+
+    @classmethod
+    def spawn(cls) -> ReadingProcess | None:
+        try:
+            popen = subprocess.Popen(
+                reader_command(),
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                # Read by the job while it reads the frames (never blocks the child); it may
+                # quote the export, so only its last line, cleaned, reaches a report.
+                stderr=subprocess.PIPE,
+            )
+        except OSError:
+            return None  # told when the export is to be read (Readers.take)
+        return cls(popen)
+
+    def order(self, order: dict[str, Any]) -> None:
+        """Have it read an export (its frames follow, up to the end frame)."""
+        self.stderr_tail.clear()
+        assert self.popen.stdin is not None
+        try:
+            self.popen.stdin.write(json.dumps(order).encode("utf-8") + b"\n")
+            self.popen.stdin.flush()
+        except (BrokenPipeError, ValueError):
+            pass  # it stopped: its missing end frame tells the job
+
+    async def attach(self, limit: int) -> asyncio.StreamReader:
+        """Its frames, as a stream of the running loop (it pauses the child past ``limit``)."""
+        import asyncio
+
+        if self.stdout is not None:
+            return self.stdout
+        loop = asyncio.get_running_loop()
+        self.stdout = stdout = asyncio.StreamReader(limit=limit)
+        assert self.popen.stdout is not None
+        transport, _ = await loop.connect_read_pipe(
+            lambda: asyncio.StreamReaderProtocol(stdout), self.popen.stdout
         )
-    except OSError:
-        return None  # told when the export is to be read (Readers.take)
+        self._transports.append(transport)
+        if self.popen.stderr is not None:
+            tail = self.stderr_tail
+
+            class _Tail(asyncio.Protocol):
+                def data_received(self, data: bytes) -> None:
+                    tail.extend(data)
+                    del tail[: -ReadingProcess.STDERR_KEPT]
+
+            transport, _ = await loop.connect_read_pipe(_Tail, self.popen.stderr)
+            self._transports.append(transport)
+        return stdout
+
+    def close(self) -> None:
+        """Stop it (if it still runs) and wait for it."""
+        self.stop()
+        self.popen.wait()
+
+    def stop(self) -> None:
+        """Stop it (if it still runs), without waiting for it; in the loop's thread."""
+        if self.popen.poll() is None:
+            self.popen.kill()
+        for transport in self._transports:
+            transport.close()
+        self._transports.clear()
+        for pipe in (self.popen.stdin, self.popen.stdout, self.popen.stderr):
+            if pipe is not None:
+                with contextlib.suppress(OSError):
+                    pipe.close()
 
 
 class Readers:
-    """The reading processes of a run, each started ahead of its turn (job's side).
+    """The reading processes of a run (job's side): at most ``processes`` of them, each
+    reading one export after another.
 
     One process is started at once: it loads its modules while the job loads its own and the
-    configuration. :meth:`begin` then has it read the first export, before the job asks TDBA
-    anything; each next process is started while the one before reads. ``close`` stops the
-    processes no one took.
+    configuration. :meth:`begin` then has the first exports read (as many as there are
+    processes), before the job asks TDBA anything. A process whose export was read to the end
+    is given back (:meth:`give_back`) and reads a next one; one stopped on the way is closed,
+    and another is started when needed. ``close`` stops them all.
     """
 
-    def __init__(self, *, max_bytes: int = MAX_BATCH_BYTES) -> None:
+    def __init__(self, *, max_bytes: int = MAX_BATCH_BYTES, processes: int = PROCESSES) -> None:
         self.max_bytes = max_bytes
-        self._spare = _spawn()
+        self.processes = max(1, processes)
+        first = ReadingProcess.spawn()
+        self._idle: list[ReadingProcess] = [first] if first is not None else []
         self._sources: list[Path | None] | None = None
         self._owners: list[tuple[str, str] | None] = []
         self._learners: list[dict[str, str] | None] = []
         self._dry_run = False
-        self._started: dict[int, subprocess.Popen[bytes]] = {}
+        self._started: dict[int, ReadingProcess] = {}
+        self._taken: set[ReadingProcess] = set()
 
     def begin(
         self,
@@ -396,7 +478,7 @@ class Readers:
         learners: Sequence[dict[str, str] | None] | None = None,
     ) -> None:
         """Take the run's exports (None: no export), in order, and the (UAI, SIRET) of the
-        establishment each belongs to; the first is read at once.
+        establishment each belongs to; the first ones are read at once.
 
         Does nothing when given the same run again.
         """
@@ -407,52 +489,53 @@ class Readers:
         self._sources, self._dry_run = list(sources), dry_run
         self._owners = list(owners) if owners is not None else [None] * len(sources)
         self._learners = list(learners) if learners is not None else [None] * len(sources)
-        if self._sources and self._sources[0] is not None:
+        first = [i for i, source in enumerate(self._sources) if source is not None]
+        for index in first[: self.processes]:
             with contextlib.suppress(OSError):  # take() tries again; the report says why
-                self._started[0] = self._order(0)
+                self._started[index] = self._order(index)
 
-    def take(self, index: int) -> subprocess.Popen[bytes]:
-        """Return the process reading export ``index``: the caller waits for it, or kills it.
+    def take(self, index: int) -> ReadingProcess:
+        """Return the process reading export ``index``: the caller gives it back once the
+        export is read to the end, or closes it.
 
         Raises OSError when no process could be started.
         """
         process = self._started.pop(index, None) or self._order(index)
-        sources = self._sources or []
-        if self._spare is None and any(s is not None for s in sources[index + 1 :]):
-            self._spare = _spawn()  # loads its modules while this export is read
+        self._taken.add(process)
         return process
 
-    def _order(self, index: int) -> subprocess.Popen[bytes]:
+    def give_back(self, process: ReadingProcess) -> None:
+        """Take back a process that read its export to the end: it reads the next one."""
+        self._taken.discard(process)
+        if process.popen.poll() is None and self._sources is not None:
+            self._idle.append(process)
+        else:
+            process.close()
+
+    def _order(self, index: int) -> ReadingProcess:
         assert self._sources is not None and self._sources[index] is not None
-        process, self._spare = self._spare, None
-        if process is None and (process := _spawn()) is None:
+        process = self._idle.pop() if self._idle else ReadingProcess.spawn()
+        if process is None:
             raise OSError("le processus de lecture n'a pas pu être lancé")
-        order = {
-            "path": str(self._sources[index]),
-            "dry_run": self._dry_run,
-            "max_bytes": self.max_bytes,
-            "owner": self._owners[index] if index < len(self._owners) else None,
-            "learners": self._learners[index] if index < len(self._learners) else None,
-        }
-        assert process.stdin is not None
-        try:
-            process.stdin.write(json.dumps(order).encode("utf-8") + b"\n")
-            process.stdin.close()
-        except BrokenPipeError:
-            pass  # it stopped: its missing last frame tells the job
+        process.order(
+            {
+                "path": str(self._sources[index]),
+                "dry_run": self._dry_run,
+                "max_bytes": self.max_bytes,
+                "owner": self._owners[index] if index < len(self._owners) else None,
+                "learners": self._learners[index] if index < len(self._learners) else None,
+            }
+        )
         return process
 
     def close(self) -> None:
-        """Stop and wait for the processes not taken (a spare, a reading no one wanted)."""
-        waiting = [*self._started.values(), *([self._spare] if self._spare else [])]
+        """Stop and wait for every process (idle, reading ahead, or still taken)."""
+        waiting = [*self._started.values(), *self._idle, *self._taken]
         self._started.clear()
-        self._spare = None
+        self._idle.clear()
+        self._taken.clear()
         for process in waiting:
-            process.kill()
-            process.wait()
-            for pipe in (process.stdin, process.stdout, process.stderr):
-                if pipe is not None:
-                    pipe.close()
+            process.close()
 
 
 def _preload() -> None:
@@ -472,28 +555,24 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--max-bytes", type=int, default=MAX_BATCH_BYTES)
     args = parser.parse_args(argv)
     try:
-        owner = None
         if args.path is None:
             _preload()
-            line = sys.stdin.buffer.readline()
-            if not line:
-                return 0  # not needed after all (the job stopped, or had no export for it)
-            order = json.loads(line)
-            path, dry_run, max_bytes = Path(order["path"]), order["dry_run"], order["max_bytes"]
-            if order.get("owner"):
-                owner = (str(order["owner"][0]), str(order["owner"][1]))
-            learners = order.get("learners")
+            # One order per line, one export after the other, until the job closes stdin (no
+            # order at all: not needed after all, the job stopped or had no export for it).
+            while line := sys.stdin.buffer.readline():
+                order = json.loads(line)
+                owner = order.get("owner")
+                stream(
+                    Path(order["path"]),
+                    sys.stdout.buffer,
+                    dry_run=order["dry_run"],
+                    max_bytes=order["max_bytes"],
+                    owner=(str(owner[0]), str(owner[1])) if owner else None,
+                    learners=order.get("learners"),
+                )
+                sys.stdout.buffer.flush()
         else:
-            path, dry_run, max_bytes = args.path, args.dry_run, args.max_bytes
-            learners = None
-        stream(
-            path,
-            sys.stdout.buffer,
-            dry_run=dry_run,
-            max_bytes=max_bytes,
-            owner=owner,
-            learners=learners,
-        )
+            stream(args.path, sys.stdout.buffer, dry_run=args.dry_run, max_bytes=args.max_bytes)
     except (BrokenPipeError, KeyboardInterrupt):
         return 1  # the job stopped reading (a refused key, Ctrl+C): it reports on its side
     return 0

@@ -247,6 +247,26 @@ class SyncReport:
         }
 
 
+def _totals(report: SyncReport) -> list[str]:
+    """A network's run at a glance: the verdicts counted, the figures added up."""
+    many = report.establishments
+    if len(many) < 2:
+        return []
+    levels = [e.verdict()[0] for e in many]
+    counted = ", ".join(f"{levels.count(level)} {level}" for level in RANK if level in levels)
+    lines = [f"Établissements envoyés par tdba-wizard : {len(many)} ({counted})"]
+    read, refused = sum(e.rows_read for e in many), sum(e.rejected_locally for e in many)
+    if report.dry_run:
+        lines.append(f"Au total : {read} lignes lues ; {refused} refusées avant envoi")
+    else:
+        lines.append(
+            f"Au total : {read} lignes lues ; {refused} refusées avant envoi ; envoyées : "
+            f"{sum(e.sent for e in many)} ; acceptées par TDBA : {sum(e.accepted for e in many)} "
+            f"; refusées par TDBA : {sum(e.rejected_by_tdba for e in many)}"
+        )
+    return lines
+
+
 def render_text(report: SyncReport, timezone: str = "Europe/Paris") -> str:
     """Return the French text report (no learner data; outside values cleaned)."""
     from zoneinfo import ZoneInfo
@@ -261,6 +281,7 @@ def render_text(report: SyncReport, timezone: str = "Europe/Paris") -> str:
     ]
     lines += [f"✖ {clean(error, 500)}" for error in report.errors]
     lines += [f"⚠ {clean(warning, 500)}" for warning in report.warnings]
+    lines += _totals(report)
     if report.elsewhere:
         others = " ; ".join(clean(e, 300) for e in report.elsewhere)
         lines.append(f"Non envoyés par tdba-wizard : {others}")

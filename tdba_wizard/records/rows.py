@@ -40,6 +40,10 @@ NIR = "nir_apprenant"
 MEMO_SIZE = 4096
 _SKIP = object()  # a cell that gives no field (empty, blank, unknown column)
 _UNSEEN = object()  # a cell its column has not remembered
+# The memos, shared by the validators of a process (a reading process reads one export after
+# another: the same dates come back): what a cell gives depends on the field, the conversion
+# and the cell only.
+_MEMOS: dict[tuple[str, Conversion | None], dict[str, Any]] = {}
 
 
 def is_blank(cell: str) -> bool:
@@ -123,7 +127,8 @@ class RowValidator:
             known = name if name in FIELDS and name in DATA_FIELDS else None
             conversion = convert(name) if known else None
             check = same(name) if known and conversion is None and name != NIR else None
-            self._plan.append((known, conversion, {"": _SKIP}, check))
+            memo = _MEMOS.setdefault((known, conversion), {"": _SKIP}) if known else {}
+            self._plan.append((known, conversion, memo, check))
         self._checked = [False] * len(self._plan)  # per column: its check passed last time
         given = {name for name, _, _, _ in self._plan if name}
         # What an absent field gives, field by field (the required ones are refused).
