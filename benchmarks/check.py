@@ -23,9 +23,10 @@ import time
 from pathlib import Path
 from typing import Literal
 
-from common import free_port, organismes, sandbox
+from common import free_port, sandbox
 
 from tdba_wizard.config import Config, Establishment, save_config
+from tdba_wizard.sandbox.network import network_organismes
 from tdba_wizard.secrets import SecretStore
 
 RUNS = 5
@@ -135,7 +136,7 @@ def main() -> None:
     check = CHECK
     with tempfile.TemporaryDirectory(prefix="tdba-check-bench-") as tmp:
         root = Path(tmp)
-        seeded = organismes(50)
+        seeded = network_organismes(50)
         seed = root / "seed.json"
         with sandbox(seeded, root, latency=200) as (url, _):
             one_first, one = first_then_median(check, profile(root / "one", url, seeded, 1))

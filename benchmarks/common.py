@@ -1,4 +1,4 @@
-"""What the benchmarks share: organismes with valid identifiers, a free port, the sandbox."""
+"""What the benchmarks share: a free port, the sandbox in its own process."""
 
 from __future__ import annotations
 
@@ -7,27 +7,9 @@ import signal
 import socket
 import subprocess
 import sys
-import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-
-from tdba_wizard.identifiers import luhn_valid, uai_check_letter
-
-
-def organismes(count: int) -> list[dict[str, object]]:
-    """Return ``count`` organismes with valid identifiers and keys."""
-    result = []
-    for index in range(count):
-        prefix = f"{100000000 + index * 7919:09d}0001"
-        siret = next(prefix + d for d in "0123456789" if luhn_valid(prefix + d))
-        digits = f"{590000 + index:07d}"
-        result.append({
-            "siret": siret, "uai": digits + uai_check_letter(digits), "enseigne": f"CFA {index}",
-            "raison_sociale": f"CFA {index}", "ferme": False, "nature": "responsable_formateur",
-            "adresse": {}, "demo_key": str(uuid.UUID(int=index + 1, version=4)),
-        })  # fmt: skip
-    return result
 
 
 def free_port() -> int:

@@ -22,9 +22,10 @@ import tempfile
 import time
 from pathlib import Path
 
-from common import organismes, sandbox
+from common import sandbox
 
 from tdba_wizard.config import Config, Establishment, save_config
+from tdba_wizard.sandbox.network import network_organismes
 from tdba_wizard.secrets import SecretStore
 
 FIRST = ["Léa", "Lucas", "Zoé", "Hugo", "Chloé", "Louis", "Inès", "Jules", "Manon", "Nathan"]
@@ -191,7 +192,7 @@ def main() -> None:
     )  # fmt: skip
     args = parser.parse_args()
     establishments, each = args.network
-    seeded = organismes(max(1, establishments))
+    seeded = network_organismes(max(1, establishments))
     with tempfile.TemporaryDirectory(prefix="tdba-bench-") as tmp:
         medians = [
             (count, measure(seeded, 1, count, args.repeat, Path(tmp))) for count in args.sizes

@@ -17,7 +17,7 @@ import stat
 import sys
 import threading
 import tomllib
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, TypeVar
@@ -406,6 +406,17 @@ class SecretStore:
             self._prefetch_problem = (names, error)
             return
         self._prefetched.update(found)
+
+    @contextlib.contextmanager
+    def reading_many(self, couples: list[tuple[str, str]]) -> Iterator[None]:
+        """:meth:`prefetch` for the time of the block: a store that lives long (the wizard)
+        reads the keyring again next time, never an old copy."""
+        self.prefetch(couples)
+        try:
+            yield
+        finally:
+            self._prefetched.clear()
+            self._prefetch_problem = None
 
     def _keyring_value(self, name: str, env: str) -> str | None:
         """One keyring entry: from :meth:`prefetch` when it read it, else read now."""

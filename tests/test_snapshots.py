@@ -15,6 +15,7 @@ from tdba_wizard.tui.app import WizardApp
 from tdba_wizard.tui.tour import services, settle, walk
 
 from .conftest import DEMO_KEY
+from .network import network_sandbox, save_network
 
 PORT = 18765  # fixed so that the URL shown on screen is the same on every run
 PROFILE = Path("/tmp/tdba-wizard-snapshots")  # fixed for the same reason
@@ -172,6 +173,20 @@ def test_home(snap_compare: Any, app: WizardApp, fixed_sandbox: Sandbox) -> None
         ),
     )
     assert snap_compare(app, terminal_size=SIZE, run_before=settle)
+
+
+def test_home_of_a_network_filtered(snap_compare: Any, app: WizardApp, tmp_path: Path) -> None:
+    """A network of 200 on the home screen at 80×24, filtered on « lyon »: the columns that
+    fit (the names whole), the states, the count, the row under the cursor in full."""
+    with network_sandbox(tmp_path, 200, port=PORT + 1) as sandbox:
+        save_network(app.services.config_path, sandbox)
+
+        async def run_before(pilot: Any) -> None:
+            await settle(pilot)
+            await pilot.press("slash", *"lyon", "down", "down")
+            await settle(pilot)
+
+        assert snap_compare(app, terminal_size=SIZE, run_before=run_before)
 
 
 def test_review_light_theme_large_terminal(

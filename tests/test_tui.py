@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from textual.widgets import Input, RadioSet, Static
+from textual.widgets import DataTable, Input, RadioSet, Static
 
 from tdba_wizard.config import Config, Establishment, load_config, save_config
 from tdba_wizard.paths import credentials_path
@@ -21,11 +21,12 @@ from tdba_wizard.tui.screens.establishment import EstablishmentStep
 from tdba_wizard.tui.screens.home import HomeScreen
 from tdba_wizard.tui.screens.key import KeyStep
 from tdba_wizard.tui.screens.review import DoneScreen
-from tdba_wizard.tui.services import WizardServices
+from tdba_wizard.tui.services import KeyTest, WizardServices
 from tdba_wizard.tui.tour import next_step, set_value, settle
 from tdba_wizard.tui.tour import services as shared_services
 
 from .conftest import DEMO_KEY, MemoryKeyring
+from .network import network_sandbox, save_network
 from .servers import free_port
 
 pytestmark = pytest.mark.anyio
@@ -300,7 +301,123 @@ async def test_home_tests_all(sandbox: Sandbox, tmp_path: Path) -> None:
         await settle(pilot)
         await pilot.press("t")
         await settle(pilot)
-        assert "Tous les établissements répondent" in text_of(app, "#status")
+        assert text_of(app, "#status") == "✔ 1 clé(s) acceptée(s) par TDBA."
+
+
+def rows_of(app: WizardApp) -> list[list[str]]:
+    table = app.screen.query_one(DataTable)
+    return [[str(cell) for cell in table.get_row_at(row)] for row in range(table.row_count)]
+
+
+async def test_a_network_of_200_on_the_home_screen(
+    tmp_path: Path, memory_keyring: MemoryKeyring
+) -> None:
+    app_services = services(tmp_path)
+    with network_sandbox(tmp_path, 200) as sandbox:
+        establishments = save_network(app_services.config_path, sandbox)
+        app = WizardApp(app_services)
+        async with app.run_test(size=(80, 24)) as pilot:
+            await settle(pilot)
+            screen = app.screen
+            assert isinstance(screen, HomeScreen)
+            # Name, UAI, state and last run at 80 columns; the keys read in one go.
+            assert [c.key for c in screen.columns] == ["name", "uai", "state", "last"]
+            assert [row[0].strip(" ›") for row in rows_of(app)] == [e.name for e in establishments]
+            states = {i: screen.states[i] for i in range(200)}
+            assert states[0] == "✔ clé" and states[5] == "✖ sans clé"
+            assert states[7] == "— Excel" and screen.last_runs[7] == "import Excel"
+            assert screen.last_runs[3] == "par l'ERP" and screen.last_runs[0] == "jamais"
+            assert text_of(app, "#status").startswith("✖ Clés à revoir : 6 « ✖ sans clé »")
+            # « / », then a part of a name, accents and case aside.
+            await pilot.press("slash", *"saint")
+            assert screen.focused is screen.query_one("#filter", Input)
+            set_value(app, "#filter", "saint-etienne n°1")  # as if typed on
+            await pilot.pause()
+            assert [row[0].strip(" ›") for row in rows_of(app)] == [
+                f"CFA Saint-Étienne n°{i}" for i in (12, 100, 108, 116, 124, 132, 140, 148,
+                                                    156, 164, 172, 180, 188, 196)
+            ]  # fmt: skip
+            assert screen.query_one("#filter", Input).border_subtitle.startswith("14 sur 200")
+            # ↓ goes back to the table with the filter kept; « e » edits the row chosen.
+            await pilot.press("down", "down")
+            assert "CFA Saint-Étienne n°100 · UAI" in text_of(app, "#detail")
+            await pilot.press("e")
+            await settle(pilot)
+            assert isinstance(app.screen, ErpChoiceStep)
+            assert app.draft.editing == establishments[100]
+            await pilot.press("escape")
+            await settle(pilot)
+            assert app.screen is screen
+            # Typed in the table, a character that is not an action starts the filter.
+            await pilot.press("escape", "0", "5", "9", "0", "1", "9", "9")
+            await pilot.pause()
+            assert [row[1] for row in rows_of(app)] == [establishments[199].uai]
+            await pilot.press("escape")
+            await pilot.pause()
+            assert len(rows_of(app)) == 200 and screen.focused is screen.query_one(DataTable)
+            # Every key tested, a few at a time; each cell changes as its answer comes.
+            await pilot.press("t")
+            await settle(pilot)
+            tested = [screen.states[i] for i in range(200)]
+            assert tested.count("✔ acceptée") == 190 and tested.count("— Excel") == 4
+            assert tested.count("✖ sans clé") == 6
+            assert text_of(app, "#status").startswith(
+                "✖ 6 en échec · 190 acceptée(s) (4 en import Excel, sans clé)"
+            )
+            assert rows_of(app)[0][2] == "✔ acceptée"
+            checks = [r for r in sandbox.requests() if r[1].endswith("/dossiers-apprenants/test")]
+            assert len(checks) == 190
+        narrow = WizardApp(app_services)
+        async with narrow.run_test(size=(60, 20)) as pilot:
+            await settle(pilot)
+            assert isinstance(narrow.screen, HomeScreen)
+            assert [c.key for c in narrow.screen.columns] == ["name", "uai", "state", "last"]
+            assert narrow.screen.columns[0].width == 17
+            assert rows_of(narrow)[1] == ["  CFA Paris 11e …", "0590001F", "✔ clé", "jamais"]
+            await pilot.press("down")  # the detail line says it in full
+            assert text_of(narrow, "#detail").startswith("› CFA Paris 11e n°1 · UAI 0590001F")
+
+
+async def test_names_with_brackets_are_shown_as_they_are(sandbox: Sandbox, tmp_path: Path) -> None:
+    app_services = services(tmp_path)
+    organisme = sandbox.organismes[0]
+    name = "CFA [/] [b]Site 2[/b] [red"
+    establishment = Establishment(name=name, uai=organisme.uai, siret=organisme.siret, sentite=3)
+    data = {"api": {"url": sandbox.url}, "establishments": [establishment.model_dump()]}
+    save_config(app_services.config_path, Config.model_validate(data))
+    app = WizardApp(app_services)
+    async with app.run_test(size=(100, 24)) as pilot:
+        await settle(pilot)
+        assert rows_of(app)[0][0] == f"› {name}"
+        assert text_of(app, "#detail").startswith(f"› {name} · UAI")
+        assert f"« {name} » : Aucune clé" in text_of(app, "#status").replace("\n", " ")
+
+
+async def test_keys_are_never_said_refused_when_tdba_does_not_answer(
+    tmp_path: Path, memory_keyring: MemoryKeyring
+) -> None:
+    app_services = services(tmp_path)
+    with network_sandbox(tmp_path, 12) as sandbox:
+        establishments = save_network(app_services.config_path, sandbox)
+        app_services.store.store(establishments[0].uai, establishments[0].siret, DEMO_KEY)
+        config = load_config(app_services.config_path)
+        seen: list[KeyTest] = []
+        results = await app_services.test_keys(config, seen.append)
+        assert sorted(seen, key=lambda r: r.index) == results
+        assert [(r.label, r.ok) for r in results[:8]] == [
+            ("✖ refusée", False), ("✔ acceptée", True), ("✔ acceptée", True),
+            ("✔ acceptée", True), ("✔ acceptée", True), ("✖ sans clé", False),
+            ("✔ acceptée", True), ("— Excel", None),
+        ]  # fmt: skip
+    # The sandbox is gone: nothing answers at its address.
+    results = await app_services.test_keys(config, lambda result: None)
+    assert [r.label for r in results] == [
+        "? non vérif.", "? non vérif.", "? non vérif.", "? non vérif.", "? non vérif.",
+        "✖ sans clé", "? non vérif.", "— Excel", "? non vérif.", "? non vérif.", "? non vérif.",
+        "? non vérif.",
+    ]  # fmt: skip
+    assert all(r.ok is None for r in results if r.label == "? non vérif.")
+    assert (results[0].problem or "").startswith("127.0.0.1 refuse la connexion.")
 
 
 @pytest.fixture(autouse=True)

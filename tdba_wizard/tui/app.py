@@ -260,6 +260,13 @@ class WizardApp(App[None]):
         self.load_config(show_home=True)
 
     async def _show_home(self) -> None:
+        homes = [s for s in self.screen_stack if isinstance(s, HomeScreen)]
+        if homes and self.config is not None and self.config.establishments:
+            # Back to the same home screen: its filter and its cursor are kept.
+            await self._unwind(self.screen_stack.index(homes[0]) + 1)
+            self.flow = []
+            homes[0].reload(self.config)
+            return
         await self._unwind(1)
         self.flow = []
         if self.config is None or not self.config.establishments:

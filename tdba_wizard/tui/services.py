@@ -10,13 +10,14 @@ the sandbox, without the TUI.
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
-from tdba_wizard.api import ApiInfo, Failure, Ok, Organisme, TdbaClient
+from tdba_wizard.api import ApiInfo, Failure, KeyRefused, Ok, Organisme, TdbaClient
 from tdba_wizard.config import (
     PREPROD_URL,
     PRODUCTION_URL,
@@ -172,13 +173,27 @@ class KeyPlaces:
 
 @dataclass(frozen=True)
 class HomeRow:
-    """One establishment on the home screen."""
+    """One establishment on the home screen: its key's state and its last run, as cells."""
 
     establishment: Establishment
-    key_location: str | None
+    key: str
+    """« ✔ clé », « ✖ sans clé », « ✖ 2 clés », « ? illisible », or « — Excel » (no key)."""
     key_problem: str | None
-    copies_differ: bool
-    last_sync: str | None
+    """Why the key is not as it should be, in French (None: it is)."""
+    last_sync: str
+    """« 03/12 23:00 », « jamais », « par l'ERP », « import Excel »."""
+
+
+@dataclass(frozen=True)
+class KeyTest:
+    """The answer of TDBA on one establishment's key, as the home screen shows it."""
+
+    index: int
+    label: str
+    """« ✔ acceptée », « ✖ refusée », « ✖ sans clé », « ? non vérif. », « — Excel »."""
+    ok: bool | None
+    """None: not known (TDBA did not answer), or nothing to test (Excel)."""
+    problem: str | None = None
 
 
 @dataclass(frozen=True)
@@ -250,21 +265,97 @@ class WizardServices:
             return ""
 
     def home_rows(self, config: Config) -> list[HomeRow]:
-        """Return each establishment with its key state and last sync."""
+        """Return each establishment with its key state and last run (the keys of all of
+        them read together: one search of the Secret Service)."""
         last = load_last_sync(self.state_dir)
+        keyed = [(e.uai, e.siret) for e in config.establishments if e.transmission != "excel"]
         rows = []
-        for e in config.establishments:
-            try:
-                found = self.store.get(e.uai, e.siret)
-                location, problem = found.where, None
-            except SecretError as error:
-                location, problem = None, error.message
-            differ = self.store.copies(e.uai, e.siret).differ
-            entry = last_sync_entry(last, e.uai, e.siret)
-            when = entry.get("last_success") if entry is not None else None
-            shown = short_date(dt.datetime.fromisoformat(when)) if when else None
-            rows.append(HomeRow(e, location, problem, differ, shown))
+        with self.store.reading_many(keyed):
+            for e in config.establishments:
+                if e.transmission == "excel":
+                    rows.append(HomeRow(e, "— Excel", None, "import Excel"))
+                    continue
+                rows.append(HomeRow(e, *self._key_state(e), self._last_run(last, e)))
         return rows
+
+    def _key_state(self, e: Establishment) -> tuple[str, str | None]:
+        try:
+            self.store.get(e.uai, e.siret)
+        except KeyringUnavailableError as error:
+            return "? illisible", error.message
+        except SecretError as error:
+            return "✖ sans clé", error.message
+        if self.store.copies(e.uai, e.siret).differ:
+            return "✖ 2 clés", (
+                "deux clés différentes, l'une dans le trousseau, l'autre dans le fichier "
+                "protégé ; « e » pour enregistrer la bonne."
+            )
+        return "✔ clé", None
+
+    @staticmethod
+    def _last_run(last: dict[str, Any], e: Establishment) -> str:
+        if e.transmission == "erp":
+            return "par l'ERP"
+        entry = last_sync_entry(last, e.uai, e.siret)
+        when = entry.get("last_success") if entry is not None else None
+        return short_date(dt.datetime.fromisoformat(str(when))) if when else "jamais"
+
+    async def test_keys(
+        self, config: Config, each: Callable[[KeyTest], None], *, at_once: int = 8
+    ) -> list[KeyTest]:
+        """Ask TDBA about every establishment's key, ``at_once`` at a time, telling ``each``
+        answer as it comes (an Excel establishment has no key to test); return them all.
+
+        TDBA is reached once first: when it cannot be, no key is said refused — each is
+        « non vérifiable ».
+        """
+        keys = await asyncio.to_thread(self._keys_of, config)
+        results: list[KeyTest] = []
+
+        def tell(result: KeyTest) -> None:
+            results.append(result)
+            each(result)
+
+        async with TdbaClient(config.api.url, max_connections=at_once) as client:
+            probe = await client.probe()
+            slots = asyncio.Semaphore(at_once)
+
+            async def one(index: int, e: Establishment) -> None:
+                if e.transmission == "excel":
+                    return tell(KeyTest(index, "— Excel", None))
+                key = keys.get(index)
+                if isinstance(key, str) and not key:
+                    return tell(KeyTest(index, "✖ sans clé", False, "aucune clé enregistrée"))
+                if key is None or isinstance(key, SecretError):
+                    why = key.message if key is not None else "clé illisible"
+                    return tell(KeyTest(index, "? illisible", None, why))
+                if isinstance(probe, Failure):
+                    return tell(KeyTest(index, "? non vérif.", None, probe.explanation))
+                async with slots:
+                    outcome = await client.check_key(key)
+                if isinstance(outcome, Ok):
+                    return tell(KeyTest(index, "✔ acceptée", True))
+                if isinstance(outcome, KeyRefused):
+                    return tell(KeyTest(index, "✖ refusée", False, outcome.explanation))
+                return tell(KeyTest(index, "? non vérif.", None, outcome.explanation))
+
+            await asyncio.gather(*(one(i, e) for i, e in enumerate(config.establishments)))
+        return sorted(results, key=lambda r: r.index)
+
+    def _keys_of(self, config: Config) -> dict[int, str | SecretError]:
+        """Each establishment's key ("" when none is stored; the error when the keyring
+        cannot be read), read together."""
+        keyed = [(i, e) for i, e in enumerate(config.establishments) if e.transmission != "excel"]
+        keys: dict[int, str | SecretError] = {}
+        with self.store.reading_many([(e.uai, e.siret) for _, e in keyed]):
+            for index, e in keyed:
+                try:
+                    keys[index] = self.store.get(e.uai, e.siret).value
+                except KeyringUnavailableError as error:
+                    keys[index] = error
+                except SecretError:
+                    keys[index] = ""
+        return keys
 
     def job_installed(self) -> bool:
         """Return True when the crontab holds tdba-wizard's job."""
