@@ -152,7 +152,7 @@ Email = Annotated[str, AfterValidator(check_email)]
 
 
 class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+    model_config = ConfigDict(extra="forbid", validate_assignment=True, defer_build=True)
 
 
 class ApiSettings(_Section):

@@ -17,6 +17,10 @@ from tdba_wizard.cli.parser import build_parser
 from tdba_wizard.errors import NagiosCode, TdbaError, exit_code_for
 from tdba_wizard.paths import STATE_ENV
 
+# The tool uses no pydantic plugin: pydantic need not scan every installed package's entry
+# points at the first model (a noticeable part of the start of a command).
+os.environ.setdefault("PYDANTIC_DISABLE_PLUGINS", "__all__")
+
 # command → (module of tdba_wizard.cli, handler)
 COMMANDS: dict[str | None, tuple[str, str]] = {
     "add": ("setup", "cmd_add"),

@@ -15,9 +15,8 @@ import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-from tdba_wizard.api import ApiInfo, Failure, KeyRefused, Ok, Organisme, TdbaClient
 from tdba_wizard.config import (
     PREPROD_URL,
     PRODUCTION_URL,
@@ -37,6 +36,7 @@ from tdba_wizard.operations import (
     plan_remove,
     plan_schedule,
 )
+from tdba_wizard.outcomes import ApiInfo, Failure, KeyRefused, Ok, Organisme
 from tdba_wizard.paths import credentials_path
 from tdba_wizard.probe import CronKeyring, keyring_from_cron
 from tdba_wizard.schedule import (
@@ -51,6 +51,9 @@ from tdba_wizard.schedule import (
 )
 from tdba_wizard.secrets import KeyringUnavailableError, SecretError, SecretStore, StoreTarget
 from tdba_wizard.state import last_sync_entry, load_last_sync
+
+if TYPE_CHECKING:
+    from tdba_wizard.api import TdbaClient
 
 ENVIRONMENTS = {
     "production": PRODUCTION_URL,
@@ -231,6 +234,13 @@ def short_date(moment: dt.datetime, now: dt.datetime | None = None) -> str:
     return local.strftime("%d/%m %H:%M" if local.year == today.year else "%d/%m/%Y")
 
 
+def _client(url: str, **options: Any) -> TdbaClient:
+    """The HTTP client, loaded when TDBA is first asked (not before the first screen)."""
+    from tdba_wizard.api import TdbaClient
+
+    return TdbaClient(url, **options)
+
+
 class WizardServices:
     """The I/O the wizard needs: TDBA, config, keyring, crontab."""
 
@@ -316,7 +326,7 @@ class WizardServices:
             results.append(result)
             each(result)
 
-        async with TdbaClient(config.api.url, max_connections=at_once) as client:
+        async with _client(config.api.url, max_connections=at_once) as client:
             probe = await client.probe()
             slots = asyncio.Semaphore(at_once)
 
@@ -390,22 +400,22 @@ class WizardServices:
 
     async def probe(self, url: str) -> Ok[ApiInfo] | Failure:
         """Does this address answer like TDBA's API?"""
-        async with TdbaClient(url) as client:
+        async with _client(url) as client:
             return await client.probe()
 
     async def look_up(self, url: str, uai: str, siret: str) -> Ok[Organisme] | Failure:
         """The public look-up of an exact UAI+SIRET couple."""
-        async with TdbaClient(url) as client:
+        async with _client(url) as client:
             return await client.find_organisme(uai, siret)
 
     async def uais_for_siret(self, url: str, siret: str) -> Ok[list[Organisme]] | Failure:
         """Every organisme TDBA has for a SIRET, to offer its UAIs."""
-        async with TdbaClient(url) as client:
+        async with _client(url) as client:
             return await client.search_by_siret(siret)
 
     async def test_connection(self, url: str, key: str) -> ConnectionResult:
         """Probe the API, then check the key."""
-        async with TdbaClient(url) as client:
+        async with _client(url) as client:
             probe = await client.probe()
             if isinstance(probe, Failure):
                 return ConnectionResult(probe, None)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import webbrowser
 from urllib.parse import urlencode
 
 from textual import on, work
@@ -11,7 +10,7 @@ from textual.app import ComposeResult
 from textual.containers import Horizontal
 from textual.widgets import Button, LoadingIndicator, Static
 
-from tdba_wizard.api import Failure, KeyRefused, Ok
+from tdba_wizard.outcomes import Failure, KeyRefused, Ok
 from tdba_wizard.tui.screens.base import StepScreen
 
 
@@ -126,6 +125,8 @@ class ConnectionStep(StepScreen):
 
     @work(thread=True, exit_on_error=False)
     def open_confirmation(self) -> None:
+        import webbrowser  # loaded when a browser is asked for, not at start
+
         opened = webbrowser.open(self.confirmation_link())
         self.app.call_from_thread(
             self.notify,

@@ -10,8 +10,8 @@ from textual.containers import Horizontal
 from textual.widgets import Button, OptionList, Static
 from textual.widgets.option_list import Option
 
-from tdba_wizard.api import NATURE_LABELS, Failure, Organisme
 from tdba_wizard.identifiers import parse_siret, parse_uai
+from tdba_wizard.outcomes import NATURE_LABELS, Failure, Organisme
 from tdba_wizard.tui.screens.base import StepScreen
 from tdba_wizard.tui.services import Draft
 from tdba_wizard.tui.validators import IdentifierValidator

@@ -7,8 +7,8 @@ from textual.app import ComposeResult
 from textual.widgets import Button, RadioSet, Static
 from textual.worker import Worker
 
-from tdba_wizard.api import Failure
 from tdba_wizard.config import normalise_api_url
+from tdba_wizard.outcomes import Failure
 from tdba_wizard.tui.screens.base import StepScreen
 from tdba_wizard.tui.services import ENVIRONMENTS, Draft
 from tdba_wizard.tui.validators import IdentifierValidator
