@@ -240,6 +240,26 @@ def test_a_mixed_network_sync_and_check(
     assert (state_dir() / "last-sync.json").exists()
 
 
+def test_preflight_reads_only_the_keys_the_nightly_job_needs(
+    sandbox: Sandbox, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    by_ammon, by_sync, excel = sandbox.organismes[0], sandbox.organismes[1], sandbox.organismes[2]
+    first = establishment("ammon", uai=by_ammon.uai, siret=by_ammon.siret, transmission="erp")
+    second = Establishment(name="CFA 2", uai=by_sync.uai, siret=by_sync.siret, erp="ymag",
+                           source=str(tmp_path / "export.csv"))  # fmt: skip
+    third = establishment("autre", name="CFA 3", uai=excel.uai, siret=excel.siret)
+    _configure(sandbox, first, second, third)
+    SecretStore(credentials_path(default_config_path())).store(
+        second.uai, second.siret, by_sync.demo_key, "file"
+    )  # the ERP-sent one keeps its key in the ERP; the Excel one has none
+    assert main(["sync", "--preflight"]) == 0
+    out = capsys.readouterr().out
+    assert f"✔ « CFA 1 » (UAI {first.uai}) : son ERP envoie lui-même, pas de clé à lire" in out
+    assert f"✔ « CFA 2 » (UAI {second.uai}) : clé lue dans le fichier" in out
+    assert f"✔ « CFA 3 » (UAI {third.uai}) : import du modèle Excel, pas de clé à lire" in out
+    assert "✖" not in out
+
+
 def test_add_chooses_the_erp_and_who_sends(
     capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:

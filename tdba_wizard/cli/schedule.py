@@ -110,9 +110,12 @@ def cmd_schedule(args: argparse.Namespace) -> int:
 
 def unreadable_from_cron(config: Config, store: SecretStore) -> str:
     """Return why the job would fail under cron, and the commands that fix it."""
-    in_keyring = [
-        e.uai for e in config.establishments if store.copies(e.uai, e.siret).places == ["keyring"]
-    ]
+    with store.reading_many([(e.uai, e.siret) for e in config.establishments]):
+        in_keyring = [
+            e.uai
+            for e in config.establishments
+            if store.copies(e.uai, e.siret).places == ["keyring"]
+        ]
     text = (
         "La tâche échouerait à l'heure prévue : depuis cron, sans session de bureau, elle ne "
         "peut pas lire sa configuration ou une clé (voir ci-dessus). Rien n'a été installé."

@@ -169,21 +169,22 @@ def cmd_list(args: argparse.Namespace) -> int:
     config = load_config(config_path)
     store = secret_store(config_path)
     rows: list[dict[str, object]] = []
-    for establishment in config.establishments:
-        try:
-            found = store.get(establishment.uai, establishment.siret)
-            key_state: dict[str, object] = {
-                "found": True,
-                "backend": found.backend,
-                "where": found.where,
-            }
-        except SecretError as error:
-            key_state = {"found": False, "backend": None, "where": error.message}
-        copies = store.copies(establishment.uai, establishment.siret)
-        key_state["copies"] = copies.places
-        key_state["copies_differ"] = copies.differ
-        rows.append({**establishment.model_dump(mode="json"), "erp_id":
-                     config.erp_of(establishment), "key": key_state})  # fmt: skip
+    with store.reading_many([(e.uai, e.siret) for e in config.establishments]):  # one read
+        for establishment in config.establishments:
+            try:
+                found = store.get(establishment.uai, establishment.siret)
+                key_state: dict[str, object] = {
+                    "found": True,
+                    "backend": found.backend,
+                    "where": found.where,
+                }
+            except SecretError as error:
+                key_state = {"found": False, "backend": None, "where": error.message}
+            copies = store.copies(establishment.uai, establishment.siret)
+            key_state["copies"] = copies.places
+            key_state["copies_differ"] = copies.differ
+            rows.append({**establishment.model_dump(mode="json"), "erp_id":
+                         config.erp_of(establishment), "key": key_state})  # fmt: skip
     if args.json:
         payload = {"config": str(config_path), "api_url": config.api.url, "establishments": rows}
         sys.stdout.write(json.dumps(payload, ensure_ascii=False, indent=2) + "\n")

@@ -44,14 +44,21 @@ def preflight(config_path: Path, state_dir: Path) -> list[PreflightLine]:
     if not config.establishments:
         lines.append(PreflightLine(False, "Aucun établissement configuré."))
     store = SecretStore(credentials_path(config_path))
-    for establishment in config.establishments:
-        label = f"« {establishment.name} » (UAI {establishment.uai})"
-        try:
-            found = store.get(establishment.uai, establishment.siret)
-        except SecretError as error:
-            lines.append(PreflightLine(False, f"{label} : clé illisible. {error.message}"))
-        else:
-            lines.append(PreflightLine(True, f"{label} : clé lue dans le {found.where}"))
+    sent = [e for e in config.establishments if e.transmission == "export"]
+    with store.reading_many([(e.uai, e.siret) for e in sent]):  # all the keys in one read
+        for establishment in config.establishments:
+            label = f"« {establishment.name} » (UAI {establishment.uai})"
+            if establishment.transmission != "export":
+                how = "son ERP envoie lui-même" if establishment.transmission == "erp" else (
+                    "import du modèle Excel")  # fmt: skip
+                lines.append(PreflightLine(True, f"{label} : {how}, pas de clé à lire la nuit"))
+                continue
+            try:
+                found = store.get(establishment.uai, establishment.siret)
+            except SecretError as error:
+                lines.append(PreflightLine(False, f"{label} : clé illisible. {error.message}"))
+            else:
+                lines.append(PreflightLine(True, f"{label} : clé lue dans le {found.where}"))
     if _writable_dir(state_dir):
         lines.append(PreflightLine(True, f"Dossier d'état utilisable : {state_dir}"))
     else:

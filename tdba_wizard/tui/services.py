@@ -613,10 +613,11 @@ class WizardServices:
 
     def keyring_only(self, config: Config) -> list[Establishment]:
         """Return the establishments whose key is in the keyring and nowhere else."""
-        return [
-            e for e in config.establishments
-            if self.store.copies(e.uai, e.siret).places == ["keyring"]
-        ]  # fmt: skip
+        with self.store.reading_many([(e.uai, e.siret) for e in config.establishments]):
+            return [
+                e for e in config.establishments
+                if self.store.copies(e.uai, e.siret).places == ["keyring"]
+            ]  # fmt: skip
 
     def move_keys_to_file(self) -> SaveResult:
         """Move every keyring-only key to the protected file, then install the job."""
