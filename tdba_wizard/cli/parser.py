@@ -365,4 +365,96 @@ def build_parser() -> argparse.ArgumentParser:
         allow_abbrev=False,
     )
     listing.add_argument("--json", action="store_true", help="sortie JSON pour les scripts")
+    _add_examples(parser)
     return parser
+
+
+# Each command's --help ends with examples (keys are never arguments: they come from stdin, a
+# file or a variable). The README gives the whole walkthrough.
+EXAMPLES = {
+    "tdba-wizard": """\
+exemples :
+  tdba-wizard --sandbox                 essayer l'assistant sur le bac à sable intégré
+  tdba-wizard                           l'assistant (ou l'écran des établissements)
+  tdba-wizard --check                   contrôler le raccordement (supervision : --json)
+  tdba-wizard --check --uai 0802004U    un seul établissement
+  tdba-wizard sync --dry-run            lire et valider les exports sans rien envoyer
+  tdba-wizard COMMANDE --help           l'aide d'une commande, avec ses exemples""",
+    "add": """\
+exemples :
+  tdba-wizard add --name "CFA 1" --uai 0802004U --siret 48401246400091 --sentite 1443191 \\
+      --source '/srv/exports/effectifs-{sentite}.csv' --api-key-file /root/cle-tdba.txt
+  tdba-wizard add ... --api-key-stdin --secret-store file --yes   (serveur, script)
+  tdba-wizard add ... --erp ymag --transmission erp   (Ypareo envoie lui-même)
+  tdba-wizard add ... --dry-run                        (montrer le plan, ne rien écrire)""",
+    "remove": """\
+exemples :
+  tdba-wizard remove --uai 0802004U
+  tdba-wizard remove --uai 0802004U --siret 48401246400091 --yes""",
+    "key": """\
+exemples :
+  tdba-wizard key --uai 0802004U --api-key-stdin < nouvelle-cle.txt
+  tdba-wizard key --uai 0802004U --move-to file     (serveur : la nuit, cron lit ce fichier)""",
+    "sandbox": """\
+exemples :
+  tdba-wizard sandbox                              http://127.0.0.1:8123/api/
+  tdba-wizard sandbox --port 8200 --dump recus.json --verbose
+  tdba-wizard sandbox --rate-limit --latency 200   (comme TDBA en production)""",
+    "schedule": """\
+exemples :
+  tdba-wizard schedule install                     chaque jour à 23:00, heure de Paris
+  tdba-wizard schedule install --at 22:30 --report-to admin@cfa.fr
+  tdba-wizard schedule show
+  tdba-wizard schedule remove""",
+    "schedule install": """\
+exemples :
+  tdba-wizard schedule install
+  tdba-wizard schedule install --at "0 0 23 * * ?"   (l'expression Quartz d'Ammon)
+  tdba-wizard schedule install --at 22:30 --timezone Europe/Paris --dry-run""",
+    "sync": """\
+codes de sortie : 0 OK, 1 WARNING (lignes refusées, dossiers gardés pour le prochain envoi,
+  rejets prévus au traitement de TDBA, un autre envoi en cours…), 2 CRITICAL (export
+  introuvable, clé refusée, rien de transmis…).
+rapport : « reports/ » du dossier d'état (~/.local/state/tdba-wizard/, les 30 derniers, texte
+  et JSON), « last-sync.json » pour --check, « history.jsonl » pour « tdba-wizard history ».
+export : CSV (« ; » ou « , », UTF-8 ou Windows-1252), XLSX ou JSON, en-têtes = noms des champs
+  TDBA ; la liste des colonnes est dans le README, section « L'export ».
+exemples :
+  tdba-wizard sync --dry-run          lire et valider chaque export, ne rien envoyer
+  tdba-wizard sync                    envoyer maintenant (ce que fait la tâche de nuit)
+  tdba-wizard sync --preflight        la configuration et les clés se lisent-elles ?""",
+    "schedule show": """\
+exemple :
+  tdba-wizard schedule show     la ligne installée, ses prochains passages (Paris et système)""",
+    "schedule remove": """\
+exemple :
+  tdba-wizard schedule remove --yes     retire ce bloc de la crontab, et lui seul""",
+    "erp-sheet": """\
+exemples :
+  tdba-wizard erp-sheet
+  tdba-wizard erp-sheet --uai 0802004U --copy-key""",
+    "xlsx": """\
+exemples :
+  tdba-wizard xlsx --uai 0802004U --out effectifs.xlsx
+  tdba-wizard xlsx --uai 0802004U --source examples/export.csv --out /tmp/modele.xlsx""",
+    "history": """\
+exemples :
+  tdba-wizard history
+  tdba-wizard history --uai 0802004U --json""",
+    "list": """\
+exemples :
+  tdba-wizard list
+  tdba-wizard list --json""",
+}
+
+
+def _add_examples(parser: argparse.ArgumentParser) -> None:
+    """End each command's --help with its examples (kept as written: line breaks matter)."""
+    name = " ".join(parser.prog.split()[1:]) or parser.prog
+    if name in EXAMPLES:
+        parser.epilog = EXAMPLES[name]
+        parser.formatter_class = argparse.RawDescriptionHelpFormatter
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for child in action.choices.values():
+                _add_examples(child)
