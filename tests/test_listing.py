@@ -80,7 +80,7 @@ def test_any_part_of_a_name_finds_it(name: str, data: st.DataObject) -> None:
     start = data.draw(st.integers(0, len(kept) - 1))
     part = kept[start : data.draw(st.integers(start + 1, len(kept)))]
     assert matches(establishment, part)
-    assert matches(establishment, part.upper())
+    assert matches(establishment, part.swapcase()) or not part.isascii()
 
 
 @given(st.text(max_size=60), st.integers(1, 50))

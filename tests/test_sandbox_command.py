@@ -17,6 +17,12 @@ from .secret_service import require
 from .servers import free_port
 
 
+def as_in_a_terminal() -> None:
+    """Ctrl+C as in a terminal, even when the tests run where SIGINT is ignored (a job started
+    in the background by a script): the sandbox then gets its KeyboardInterrupt."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def curl(*args: str) -> str:
     result = subprocess.run(
         [shutil.which("curl") or "curl", "-sS", "--max-time", "10", *args],
@@ -37,6 +43,7 @@ def test_sandbox_command_serves_curl_and_stops_cleanly(tmp_path: Path) -> None:
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        preexec_fn=as_in_a_terminal,
     )
     try:
         assert process.stdout is not None
@@ -89,6 +96,7 @@ def test_port_in_use_is_a_french_error() -> None:
         stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,
         text=True,
+        preexec_fn=as_in_a_terminal,
     )
     try:
         assert first.stdout is not None
