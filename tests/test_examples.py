@@ -78,6 +78,13 @@ def test_the_readme_walkthrough_runs_against_the_sandbox(sandbox: Sandbox) -> No
             assert len(sandbox.records()) == 5
         if command == "tdba-wizard sync --dry-run":
             assert "Lignes lues : 5" in done.stdout and "Refusées avant envoi : 0" in done.stdout
+        if command.startswith("tdba-wizard remove"):  # no keyring here: it says so, and how
+            assert "⚠ Trousseau non vérifié : Le trousseau du système n'est pas joignable" in (
+                done.stderr
+            )
+            assert "secret-tool clear service tdba-wizard username 0802004U-48401246400091" in (
+                done.stderr
+            )
         if command == "tdba-wizard --check":
             assert "⚠ Aucune tâche de nuit installée." in done.stdout
     assert ran == ["add", "sync", "sync", "--check", "history", "remove"]

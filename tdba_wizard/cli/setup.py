@@ -130,8 +130,15 @@ def cmd_remove(args: argparse.Namespace) -> int:
     code = _run_plan(plan, store, args)
     [key_plan] = plan.keys
     if code == ExitCode.OK and not args.dry_run and key_plan.before.keyring_problem:
+        from tdba_wizard.secrets import SERVICE, entry_name
+
+        why = key_plan.before.keyring_problem.split(" Solutions :")[0]  # theirs are for reading
+        entry = entry_name(key_plan.establishment.uai, key_plan.establishment.siret)
         print(
-            f"⚠ La clé n'a pas pu être retirée du trousseau : {key_plan.before.keyring_problem}",
+            f"⚠ Trousseau non vérifié : {why} S'il gardait une copie de la clé, elle y est "
+            f"restée : depuis la session de bureau, effacez l'entrée {entry} du service "
+            f"{SERVICE} (« Mots de passe et clés », ou « secret-tool clear service {SERVICE} "
+            f"username {entry} »).",
             file=sys.stderr,
         )
         return ExitCode.FAILURE
