@@ -93,3 +93,16 @@ def test_the_readme_walkthrough_runs_against_the_sandbox(sandbox: Sandbox) -> No
         .read_text(encoding="utf-8")
         .count("7a72e3b6")
     )  # removed: its key too
+
+
+def test_the_readme_configuration_example_is_valid() -> None:
+    import tomllib
+
+    from tdba_wizard.config import Config
+
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    found = re.search(r"<!-- config-example -->\n```toml\n(.*?)```\n", text, re.S)
+    assert found is not None, "README.md : exemple de configuration introuvable"
+    config = Config.model_validate(tomllib.loads(found[1]))
+    assert [e.transmission for e in config.establishments] == ["export", "erp"]
+    assert config.schedule.smtp is not None and config.schedule.smtp.port == 587
