@@ -36,6 +36,7 @@ _BY_RULE: dict[Callable[[Any], Any], tuple[str, str]] = {
 _BY_FIELD: dict[str, tuple[str, str]] = {
     "nom_apprenant": ("texte (TDBA le met en majuscules)", "MARTIN"),
     "prenom_apprenant": ("texte", "Léa"),
+    "date_de_naissance_apprenant": (DATE, "15/03/2005"),
     "annee_scolaire": ("`AAAA-AAAA`, années consécutives ou identiques", "2025-2026"),
     "statut_apprenant": ("`0` abandon, `2` inscrit, `3` apprenti", "3"),
     "id_erp_apprenant": ("identifiant de l'apprenant dans l'ERP, unique et stable", "E1042"),
