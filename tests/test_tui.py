@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from textual import events
 from textual.widgets import DataTable, Input, RadioSet, Static
 
 from tdba_wizard.config import Config, Establishment, load_config, save_config
@@ -355,6 +356,16 @@ async def test_a_network_of_200_on_the_home_screen(
             await pilot.press("escape")
             await pilot.pause()
             assert len(rows_of(app)) == 200 and screen.focused is screen.query_one(DataTable)
+            # Typed all at once (fast, or pasted): « e » of « /evry » is the filter's, not « edit ».
+            for key in ("slash", "e", "v", "r", "y"):
+                app.post_message(events.Key(key, "/" if key == "slash" else key))
+            await pilot.pause()
+            await pilot.pause()
+            assert app.screen is screen
+            assert screen.query_one("#filter", Input).value == "evry"
+            assert len(rows_of(app)) == 25
+            await pilot.press("escape")
+            await pilot.pause()
             # Every key tested, a few at a time; each cell changes as its answer comes.
             await pilot.press("t")
             await settle(pilot)

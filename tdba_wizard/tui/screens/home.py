@@ -30,7 +30,9 @@ from tdba_wizard.tui.services import HomeRow, KeyTest
 if TYPE_CHECKING:
     from tdba_wizard.tui.app import WizardApp
 
-ACTION_KEYS = frozenset("aedtp/")
+ACTION_KEYS = frozenset("aedtp")
+"""The actions' keys: typed in the table, they act; any other character starts the filter
+(« / » too, its binding being reached only after the keys typed meanwhile)."""
 ACTIONS = "a : ajouter · e : modifier · d : retirer · t : tester · p : envoi de nuit · / : filtrer"
 HELP = (
     "Le tableau montre chaque établissement : sa clé (✔ clé, ✖ sans clé, ✖ 2 clés : le "
@@ -71,6 +73,7 @@ class HomeScreen(WorkerFailures, Screen[None]):
         self.columns: list[Column] = []
         self._marked: int | None = None  # the table row marked « › »
         self._summary: list[str] = []  # what the status said of the keys, or of the test
+        self._typing = False  # the filter was started; the focus is on its way to it
 
     @property
     def wizard(self) -> WizardApp:
@@ -95,6 +98,9 @@ class HomeScreen(WorkerFailures, Screen[None]):
     def on_mount(self) -> None:
         self._fill()
         self.load_rows()
+
+    def on_screen_resume(self) -> None:
+        self._typing = False
 
     def on_resize(self, event: events.Resize) -> None:
         if home_columns(event.size.width, self._optional()) != self.columns:
@@ -208,24 +214,32 @@ class HomeScreen(WorkerFailures, Screen[None]):
     # -- the filter ---------------------------------------------------------------------
 
     def action_filter(self) -> None:
+        self._typing = True
         self.query_one("#filter", Input).focus()
 
     def on_key(self, event: events.Key) -> None:
         """Type to filter: a character that is not an action starts the filter with it; in the
-        filter, ↓ goes back to the table, and Échap (anywhere) clears it."""
+        filter, ↓ goes back to the table, and Échap (anywhere) clears it.
+
+        Keys reach this screen in the order they were typed, the bindings only after them: « / »
+        is taken here, and the keys that come before the focus reaches the filter (typed fast,
+        or pasted) are the filter's, never actions."""
         field, table = self.query_one("#filter", Input), self.query_one(DataTable)
+        character = event.character if event.is_printable else None
+        if self._typing and self.focused is not field and character is not None:
+            field.insert_text_at_cursor(character)
+            event.stop()
+            event.prevent_default()
+            return
         if event.key == "escape" and (field.value or self.focused is field):
             field.value = ""
         elif event.key == "down" and self.focused is field:
             pass
-        elif (
-            self.focused is table
-            and event.is_printable
-            and event.character is not None
-            and event.character not in ACTION_KEYS
-        ):
+        elif self.focused is table and character is not None and character not in ACTION_KEYS:
+            self._typing = True
             field.focus()
-            field.insert_text_at_cursor(event.character)
+            if character != "/":  # « / » only opens the filter
+                field.insert_text_at_cursor(character)
             event.stop()
             event.prevent_default()
             return
@@ -233,6 +247,7 @@ class HomeScreen(WorkerFailures, Screen[None]):
             return
         event.stop()
         event.prevent_default()
+        self._typing = False
         table.focus()
         self._actions_hint()
 
@@ -245,6 +260,7 @@ class HomeScreen(WorkerFailures, Screen[None]):
         self.query_one(DataTable).focus()
 
     def on_descendant_focus(self, event: events.DescendantFocus) -> None:
+        self._typing = False  # the focus has moved: keys go where it is
         if not isinstance(event.widget, Input):
             return
         self._status(
