@@ -12,7 +12,7 @@ from textual.widgets import DataTable, Input, RadioSet, Static
 from tdba_wizard.config import Config, Establishment, load_config, save_config
 from tdba_wizard.paths import credentials_path
 from tdba_wizard.probe import CronKeyring
-from tdba_wizard.sandbox import Sandbox
+from tdba_wizard.sandbox import Organisme, Sandbox
 from tdba_wizard.schedule import Crontab
 from tdba_wizard.secrets import SERVICE, SecretStore
 from tdba_wizard.tui.app import WizardApp
@@ -57,6 +57,19 @@ async def open_flow(pilot: Any, key: str) -> None:
     await pilot.press(key)
     await settle(pilot)
     assert isinstance(pilot.app.screen, ErpChoiceStep)
+    await next_step(pilot)
+
+
+async def to_erp_step(pilot: Any, organisme: Organisme) -> None:
+    """From the key step of an « a » flow: the organisme's key, SIRET and UAI looked up and
+    confirmed, up to the ERP settings."""
+    app = pilot.app
+    set_value(app, "#key", organisme.demo_key)
+    await next_step(pilot)
+    set_value(app, "#siret", organisme.siret)
+    set_value(app, "#uai", organisme.uai)
+    await pilot.click("#lookup")
+    await settle(pilot)
     await next_step(pilot)
 
 
@@ -230,13 +243,7 @@ async def test_rerun_adds_a_second_establishment(
         assert isinstance(app.screen, HomeScreen)
         await open_flow(pilot, "a")
         assert isinstance(app.screen, KeyStep)
-        set_value(app, "#key", second.demo_key)
-        await next_step(pilot)
-        set_value(app, "#siret", second.siret)
-        set_value(app, "#uai", second.uai)
-        await pilot.click("#lookup")
-        await settle(pilot)
-        await next_step(pilot)
+        await to_erp_step(pilot, second)
         set_value(app, "#sentite", "42")
         await next_step(pilot)
         assert "acceptée" in text_of(app, "#result")
@@ -662,13 +669,7 @@ async def test_dry_run_and_review_show_the_same_plan(
     async with app.run_test(size=(80, 24)) as pilot:
         await settle(pilot)
         await open_flow(pilot, "a")
-        set_value(app, "#key", second.demo_key)
-        await next_step(pilot)
-        set_value(app, "#siret", second.siret)
-        set_value(app, "#uai", second.uai)
-        await pilot.click("#lookup")
-        await settle(pilot)
-        await next_step(pilot)
+        await to_erp_step(pilot, second)
         set_value(app, "#name", second.enseigne)
         set_value(app, "#sentite", "42")
         await next_step(pilot)
@@ -690,13 +691,7 @@ async def test_time_zone_is_kept_by_a_wizard_save(
     async with app.run_test(size=(80, 24)) as pilot:
         await settle(pilot)
         await open_flow(pilot, "a")
-        set_value(app, "#key", second.demo_key)
-        await next_step(pilot)
-        set_value(app, "#siret", second.siret)
-        set_value(app, "#uai", second.uai)
-        await pilot.click("#lookup")
-        await settle(pilot)
-        await next_step(pilot)
+        await to_erp_step(pilot, second)
         set_value(app, "#sentite", "42")
         await next_step(pilot)
         await next_step(pilot)
@@ -833,13 +828,7 @@ async def test_second_export_prefilled_from_the_first_template(
     async with app.run_test(size=(80, 24)) as pilot:
         await settle(pilot)
         await open_flow(pilot, "a")
-        set_value(app, "#key", second.demo_key)
-        await next_step(pilot)
-        set_value(app, "#siret", second.siret)
-        set_value(app, "#uai", second.uai)
-        await pilot.click("#lookup")
-        await settle(pilot)
-        await next_step(pilot)
+        await to_erp_step(pilot, second)
         assert isinstance(app.screen, ErpStep)
         assert app.screen.query_one("#source", Input).value == "/srv/ammon/eff-{sentite}.csv"
 
