@@ -568,16 +568,29 @@ class SecretStore:
             return f"{self._file_where()} (0600)"
         return f"{self.keyring_description()} (service {SERVICE})"
 
+    def _change_file(self, change: Callable[[dict[str, str]], bool]) -> bool:
+        """Read, change and write the keys file under the profile lock (what is on disk now,
+        not an older copy); ``change`` says whether it changed anything (else nothing is
+        written). Return that."""
+        with profile_lock(self.credentials_file.parent):
+            remove_stale_temporaries(self.credentials_file.parent, [self.credentials_file.name])
+            keys = self._read_file()
+            changed = change(keys)
+            if changed:
+                self._write_file(keys)
+        return changed
+
     def store(self, uai: str, siret: str, key: str, target: StoreTarget = "keyring") -> str:
         """Store the key in the keyring (or the chosen file) and return where, in French."""
         name = entry_name(uai, siret)
         self._forget(name)
         if target == "file":
-            with profile_lock(self.credentials_file.parent):
-                remove_stale_temporaries(self.credentials_file.parent, [self.credentials_file.name])
-                keys = self._read_file()
+
+            def put(keys: dict[str, str]) -> bool:
                 keys[name] = key
-                self._write_file(keys)
+                return True
+
+            self._change_file(put)
             return self._file_where()
         env = env_var_name(uai)
 
@@ -598,14 +611,7 @@ class SecretStore:
         name = entry_name(uai, siret)
         self._forget(name)
         if target == "file":
-            with profile_lock(self.credentials_file.parent):
-                remove_stale_temporaries(self.credentials_file.parent, [self.credentials_file.name])
-                keys = self._read_file()
-                if name not in keys:
-                    return False
-                del keys[name]
-                self._write_file(keys)
-            return True
+            return self._change_file(lambda keys: keys.pop(name, None) is not None)
         from keyring.errors import PasswordDeleteError
 
         def delete_entry(backend: Any) -> bool:
