@@ -433,12 +433,6 @@ def check_report_mail(last: dict[str, Any]) -> Check | None:
     )
 
 
-def _failure_status(failure: Failure, definite: type[Failure]) -> NagiosCode:
-    """CRITICAL when TDBA answered the question (``definite``: a refused key, an unknown
-    couple); UNKNOWN when it could not be asked (429, 5xx, network): never a false red."""
-    return NagiosCode.CRITICAL if isinstance(failure, definite) else NagiosCode.UNKNOWN
-
-
 def check_remote(
     establishment: Establishment,
     key_outcome: Ok[None] | Failure | None,
@@ -450,13 +444,14 @@ def check_remote(
     (``known``: the look-up's answer, from the hour-long cache or asked now)."""
     checks: list[Check] = []
     if isinstance(key_outcome, Failure):
-        status = _failure_status(key_outcome, KeyRefused)
+        # CRITICAL only when TDBA answered (the key refused); UNKNOWN when it could not be
+        # asked (429, 5xx, network): never a false red.
+        refused = isinstance(key_outcome, KeyRefused)
         checks.append(
             Check(
                 "key_accepted",
-                status,
-                "Clé refusée par TDBA." if status == NagiosCode.CRITICAL
-                else "Clé non vérifiable pour l'instant.",
+                NagiosCode.CRITICAL if refused else NagiosCode.UNKNOWN,
+                "Clé refusée par TDBA." if refused else "Clé non vérifiable pour l'instant.",
                 key_outcome.explanation,
             )
         )  # fmt: skip
@@ -476,13 +471,12 @@ def check_remote(
     figures: dict[str, Any] = {}
     if known is not None and known.checked is not None:
         figures["checked_at"] = known.checked.isoformat()
-    if known is None:
+    if known is None:  # not asked, or no answer (an unknown couple is ``Known(False)``)
         failure = lookup_failure or UnexpectedAnswer(0, "pas de réponse")
-        status = _failure_status(failure, OrganismeNotFound)
         checks.append(
             Check(
                 "organisme",
-                status,
+                NagiosCode.UNKNOWN,
                 f"Établissement {couple} : non vérifiable pour l'instant.",
                 failure.explanation,
             )
@@ -608,22 +602,17 @@ def compare_keys(
     names: dict[tuple[str, str], str],
 ) -> Check:
     """Do the session and cron read the same key for each establishment? (fingerprints only)"""
-    different = [names[c] for c, value in session.items()
-                 if value and cron.get(c) and cron[c] != value]  # fmt: skip
+    different = [c for c, value in session.items() if value and cron.get(c) and cron[c] != value]
     unknown = [names[c] for c, value in session.items() if value and not cron.get(c)]
     if different:
         return Check(
             "cron_keys",
             NagiosCode.CRITICAL,
             "Depuis cron, la clé lue n'est pas celle de votre session pour "
-            + ", ".join(f"« {n} »" for n in different)
+            + ", ".join(f"« {names[c]} »" for c in different)
             + " : la tâche de nuit enverrait avec une autre clé.",
             "Enregistrez la bonne clé avec "
-            + " ; ".join(
-                f"« tdba-wizard key --uai {c[0]} --api-key-stdin »"
-                for c, value in session.items()
-                if value and cron.get(c) and cron[c] != value
-            )
+            + " ; ".join(f"« tdba-wizard key --uai {c[0]} --api-key-stdin »" for c in different)
             + " : elle remplace les autres copies.",
             {"different": len(different)},
         )
@@ -810,16 +799,17 @@ async def run_check(
         known = await looking_up
         probe = await probing
     directory.save()
-    remote = [
-        check_remote(e, outcome, known.get((e.uai, e.siret)),
-                     directory.failures.get((e.uai, e.siret)), config.schedule.timezone)
-        for e, outcome in zip(config.establishments, tested, strict=True)
-    ]  # fmt: skip
     report.checks.extend(check_api(config, probe))
     if isinstance(probe, Failure):
         # TDBA is down: said once above; what each establishment would have been asked is
         # not known, never « clé refusée ».
         remote = [[_not_verifiable()] for _ in config.establishments]
+    else:
+        remote = [
+            check_remote(e, outcome, known.get((e.uai, e.siret)),
+                         directory.failures.get((e.uai, e.siret)), config.schedule.timezone)
+            for e, outcome in zip(config.establishments, tested, strict=True)
+        ]  # fmt: skip
     report.checks.append(check_schedule(config, config_path, state))
     if last_problem is not None:
         report.checks.append(

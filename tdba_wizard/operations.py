@@ -537,6 +537,16 @@ def apply(plan: Plan, store: SecretStore) -> list[str]:
     return done
 
 
+def keyring_only(config: Config, store: SecretStore) -> list[Establishment]:
+    """The establishments whose key is in the keyring and nowhere else (the nightly job,
+    under cron, would not read it on a server); the keys read together."""
+    with store.reading_many([(e.uai, e.siret) for e in config.establishments]):
+        return [
+            e for e in config.establishments
+            if store.copies(e.uai, e.siret).places == ["keyring"]
+        ]  # fmt: skip
+
+
 def keyring_unusable(store: SecretStore) -> str | None:
     """Return why keys cannot go to the keyring here, or None when they can."""
     try:

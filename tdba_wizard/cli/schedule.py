@@ -110,12 +110,9 @@ def cmd_schedule(args: argparse.Namespace) -> int:
 
 def unreadable_from_cron(config: Config, store: SecretStore) -> str:
     """Return why the job would fail under cron, and the commands that fix it."""
-    with store.reading_many([(e.uai, e.siret) for e in config.establishments]):
-        in_keyring = [
-            e.uai
-            for e in config.establishments
-            if store.copies(e.uai, e.siret).places == ["keyring"]
-        ]
+    from tdba_wizard.operations import keyring_only
+
+    in_keyring = [e.uai for e in keyring_only(config, store)]
     text = (
         "La tâche échouerait à l'heure prévue : depuis cron, sans session de bureau, elle ne "
         "peut pas lire sa configuration ou une clé (voir ci-dessus). Rien n'a été installé."

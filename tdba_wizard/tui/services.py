@@ -29,6 +29,7 @@ from tdba_wizard.errors import TdbaError
 from tdba_wizard.operations import (
     Plan,
     apply,
+    keyring_only,
     load_existing,
     plan_add,
     plan_edit,
@@ -613,11 +614,7 @@ class WizardServices:
 
     def keyring_only(self, config: Config) -> list[Establishment]:
         """Return the establishments whose key is in the keyring and nowhere else."""
-        with self.store.reading_many([(e.uai, e.siret) for e in config.establishments]):
-            return [
-                e for e in config.establishments
-                if self.store.copies(e.uai, e.siret).places == ["keyring"]
-            ]  # fmt: skip
+        return keyring_only(config, self.store)
 
     def move_keys_to_file(self) -> SaveResult:
         """Move every keyring-only key to the protected file, then install the job."""
