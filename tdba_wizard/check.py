@@ -40,11 +40,11 @@ from tdba_wizard.schedule import (
     Crontab,
     ScheduleError,
     cron_daemon_running,
-    cron_environment,
     installed_lines,
     installed_program,
     make_entry,
     parse_time,
+    run_as_cron,
 )
 from tdba_wizard.secrets import (
     FoundSecret,
@@ -644,15 +644,7 @@ def check_in_cron_env(
         [*program, "--config", str(config_path), "--state-dir", str(state), "--check", "--json"]
     )
     try:
-        result = subprocess.run(
-            ["/bin/sh", "-c", command],
-            env=cron_environment(),
-            capture_output=True,
-            text=True,
-            timeout=120,
-            check=False,
-            stdin=subprocess.DEVNULL,
-        )
+        result = run_as_cron(["/bin/sh", "-c", command], 120)
         data = json.loads(result.stdout)
         status = NagiosCode[data["status"]]
     except (subprocess.TimeoutExpired, ValueError, KeyError):

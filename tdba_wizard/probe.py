@@ -31,18 +31,10 @@ class CronKeyring:
 
 def keyring_from_cron(timeout: float = PROBE_TIMEOUT) -> CronKeyring:
     """Ask, from cron's environment, whether the keyring answers there."""
-    from tdba_wizard.schedule import cron_environment
+    from tdba_wizard.schedule import run_as_cron
 
     try:
-        result = subprocess.run(
-            [sys.executable, "-m", "tdba_wizard.probe"],
-            env=cron_environment(),
-            capture_output=True,
-            text=True,
-            timeout=timeout,
-            check=False,
-            stdin=subprocess.DEVNULL,
-        )
+        result = run_as_cron([sys.executable, "-m", "tdba_wizard.probe"], timeout)
         answer = json.loads(result.stdout)
         reachable = answer["keyring"]
         message = str(answer.get("where") if reachable else answer.get("message"))

@@ -411,6 +411,22 @@ def cron_environment() -> dict[str, str]:
     }
 
 
+def run_as_cron(argv: list[str], timeout: float) -> subprocess.CompletedProcess[str]:
+    """Run ``argv`` the way cron runs a job: its environment, no input, output captured.
+
+    Raises :class:`subprocess.TimeoutExpired` past ``timeout`` seconds, OSError when it cannot
+    be started."""
+    return subprocess.run(
+        argv,
+        env=cron_environment(),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+        stdin=subprocess.DEVNULL,
+    )
+
+
 @dataclass(frozen=True)
 class Proof:
     """What the check-mode run in cron's environment said."""
@@ -422,15 +438,7 @@ class Proof:
 def prove(entry: Entry, timeout: float = 90.0) -> Proof:
     """Run the job's program in check mode with cron's environment."""
     try:
-        result = subprocess.run(
-            ["/bin/sh", "-c", entry.preflight_command],
-            env=cron_environment(),
-            capture_output=True,
-            text=True,
-            timeout=timeout,
-            check=False,
-            stdin=subprocess.DEVNULL,
-        )
+        result = run_as_cron(["/bin/sh", "-c", entry.preflight_command], timeout)
     except subprocess.TimeoutExpired:
         return Proof(False, f"Le contrôle n'a pas répondu en {timeout:g} s.")
     output = (result.stdout + result.stderr).strip()
