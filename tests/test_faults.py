@@ -29,7 +29,7 @@ from tdba_wizard.secrets import SecretStore
 from tdba_wizard.state import load_last_sync
 
 from .conftest import valid_record
-from .test_sync import export_path, records, setup, write_csv
+from .test_sync import export_path, records, setup, with_second, with_source, write_csv
 
 __all__ = ["setup"]  # the fixture, used by name
 
@@ -198,9 +198,7 @@ def test_an_xlsx_declaring_the_whole_sheet_is_read_by_its_data(
     sheet["XFD1048576"] = "x"  # the dimension becomes A1:XFD1048576
     xlsx = tmp_path / "export-1443191.xlsx"
     workbook.save(xlsx)
-    data = config.model_dump()
-    data["establishments"][0]["source"] = str(tmp_path / "export-{sentite}.xlsx")
-    save_config(default_config_path(), Config.model_validate(data))
+    save_config(default_config_path(), with_source(config, str(tmp_path / "export-{sentite}.xlsx")))
     started = time.monotonic()
     code, out, _ = run(capsys)
     assert time.monotonic() - started < 60, "bounded by the cells that hold data"
@@ -216,9 +214,7 @@ def test_a_lone_surrogate_in_a_large_json_does_not_block(
     rows[10]["id_erp_apprenant"] = "E\ud800X"
     json_path = tmp_path / "export-1443191.json"
     json_path.write_text(json.dumps(rows), encoding="utf-8")  # the \ud800 escape, as is
-    data = config.model_dump()
-    data["establishments"][0]["source"] = str(tmp_path / "export-{sentite}.json")
-    save_config(default_config_path(), Config.model_validate(data))
+    save_config(default_config_path(), with_source(config, str(tmp_path / "export-{sentite}.json")))
     code, out, _ = run(capsys)
     assert code == 0, out
     assert len(sandbox.records()) == 2500
@@ -231,9 +227,7 @@ def test_the_cause_of_a_reading_that_fails_is_said(
     deep = "[" * 100_000 + "]" * 100_000
     json_path = tmp_path / "export-1443191.json"
     json_path.write_text(f"[{json.dumps(records(sandbox, 1)[0])}, {deep}]", encoding="utf-8")
-    data = config.model_dump()
-    data["establishments"][0]["source"] = str(tmp_path / "export-{sentite}.json")
-    save_config(default_config_path(), Config.model_validate(data))
+    save_config(default_config_path(), with_source(config, str(tmp_path / "export-{sentite}.json")))
     code, out, _ = run(capsys)
     assert code == 2  # the export could not be read to its end
     assert "structure JSON trop imbriquée" in out and "interrompue après 1 ligne" in out
@@ -258,12 +252,7 @@ def test_an_establishment_past_the_run_deadline_is_not_started(
 ) -> None:
     sandbox, config, store = setup
     second = sandbox.organismes[1]
-    data = config.model_dump()
-    data["establishments"].append(
-        {"name": "CFA 2", "uai": second.uai, "siret": second.siret, "sentite": 2,
-         "source": str(tmp_path / "other-{sentite}.csv")}
-    )  # fmt: skip
-    config = Config.model_validate(data)
+    config = with_second(config, sandbox, str(tmp_path / "other-{sentite}.csv"))
     store.store(second.uai, second.siret, second.demo_key, "file")
     write_csv(export_path(config), records(sandbox, 5))
     sandbox.latency = 2.0
@@ -431,12 +420,8 @@ def test_a_malformed_key_stops_only_its_establishment(
 ) -> None:
     sandbox, config, store = setup
     second = sandbox.organismes[1]
-    data = config.model_dump()
-    data["establishments"].append(
-        {"name": "CFA 2", "uai": second.uai, "siret": second.siret, "sentite": 2,
-         "source": str(tmp_path / "other-{sentite}.csv")}
-    )  # fmt: skip
-    save_config(default_config_path(), Config.model_validate(data))
+    two = with_second(config, sandbox, str(tmp_path / "other-{sentite}.csv"))
+    save_config(default_config_path(), two)
     first = config.establishments[0]
     bad = sandbox.organismes[0].demo_key[:-1] + "é"
     store.store(first.uai, first.siret, bad, "file")

@@ -25,7 +25,7 @@ from tdba_wizard.records.processing import (
 from tdba_wizard.sandbox import Failure, Sandbox
 from tdba_wizard.secrets import SecretStore
 
-from .test_sync import export_path, records, setup, write_csv
+from .test_sync import export_path, records, setup, with_second, write_csv
 
 __all__ = ["setup"]
 
@@ -233,12 +233,8 @@ def test_config_without_the_sandbox_organisme_is_still_predicted(
     """Many establishments share nothing: each export's couples are asked once per run."""
     sandbox, config, store = setup
     second = sandbox.organismes[1]
-    data = config.model_dump()
-    data["establishments"].append(
-        {"name": "CFA 2", "uai": second.uai, "siret": second.siret, "sentite": 2,
-         "source": str(tmp_path / "autre-{sentite}.csv")}
-    )  # fmt: skip
-    save_config(default_config_path(), Config.model_validate(data))
+    two = with_second(config, sandbox, str(tmp_path / "autre-{sentite}.csv"))
+    save_config(default_config_path(), two)
     store.store(second.uai, second.siret, second.demo_key, "file")
     write_csv(export_path(config), records(sandbox, 2))
     other = [dict(r, **couple("formateur", {"uai": second.uai, "siret": second.siret}),

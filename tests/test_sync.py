@@ -78,6 +78,25 @@ def export_path(config: Config) -> Path:
     return path
 
 
+def with_source(config: Config, source: str) -> Config:
+    """The configuration with its establishment reading ``source`` instead."""
+    data = config.model_dump()
+    data["establishments"][0]["source"] = source
+    return Config.model_validate(data)
+
+
+def with_second(config: Config, sandbox: Sandbox, source: str) -> Config:
+    """The configuration with a second establishment, « CFA 2 » (the sandbox's second
+    organisme, SENTITE 2), reading ``source`` (its key is not stored)."""
+    second = sandbox.organismes[1]
+    data = config.model_dump()
+    data["establishments"].append(
+        {"name": "CFA 2", "uai": second.uai, "siret": second.siret, "sentite": 2,
+         "source": source}
+    )  # fmt: skip
+    return Config.model_validate(data)
+
+
 def records(sandbox: Sandbox, count: int, start: int = 0, **changes: Any) -> list[dict[str, Any]]:
     """Valid records of distinct learners (E{i} is learner n°i, « Martin i »)."""
     return [
