@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import shutil
+import signal
 import socket
 import subprocess
+import sys
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -90,3 +92,35 @@ def refusing_proxy() -> Iterator[str]:
     finally:
         server.shutdown()
         server.server_close()
+
+
+def as_in_a_terminal() -> None:
+    """Ctrl+C as in a terminal, even when the tests run where SIGINT is ignored (a job started
+    in the background by a script): the sandbox then gets its KeyboardInterrupt."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
+@contextmanager
+def sandbox_command(
+    *options: str, stderr: int = subprocess.PIPE
+) -> Iterator[tuple[subprocess.Popen[str], list[str]]]:
+    """``tdba-wizard sandbox OPTIONS`` in its own process, as a user runs it (Ctrl+C stops
+    it): yields the process and what it printed up to « Ctrl+C … » (ready); killed on the way
+    out if it still runs."""
+    process = subprocess.Popen(
+        [sys.executable, "-m", "tdba_wizard", "sandbox", *options],
+        stdout=subprocess.PIPE,
+        stderr=stderr,
+        text=True,
+        preexec_fn=as_in_a_terminal,
+    )
+    try:
+        assert process.stdout is not None
+        lines = [process.stdout.readline()]
+        while not lines[-1].startswith("Ctrl+C") and lines[-1] and len(lines) < 50:
+            lines.append(process.stdout.readline())
+        yield process, lines
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()

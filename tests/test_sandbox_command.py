@@ -7,20 +7,13 @@ import shutil
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 from tdba_wizard.sandbox import load_seed
 
 from .conftest import valid_record
 from .secret_service import require
-from .servers import free_port
-
-
-def as_in_a_terminal() -> None:
-    """Ctrl+C as in a terminal, even when the tests run where SIGINT is ignored (a job started
-    in the background by a script): the sandbox then gets its KeyboardInterrupt."""
-    signal.signal(signal.SIGINT, signal.SIG_DFL)
+from .servers import free_port, sandbox_command
 
 
 def curl(*args: str) -> str:
@@ -38,18 +31,7 @@ def test_sandbox_command_serves_curl_and_stops_cleanly(tmp_path: Path) -> None:
     require("curl")
     port = free_port()
     dump = tmp_path / "recus.json"
-    process = subprocess.Popen(
-        [sys.executable, "-m", "tdba_wizard", "sandbox", "--port", str(port), "--dump", str(dump)],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        preexec_fn=as_in_a_terminal,
-    )
-    try:
-        assert process.stdout is not None
-        lines = [process.stdout.readline()]
-        while not lines[-1].startswith("Ctrl+C") and len(lines) < 50:
-            lines.append(process.stdout.readline())
+    with sandbox_command("--port", str(port), "--dump", str(dump)) as (process, lines):
         url = f"http://127.0.0.1:{port}/api/"
         assert lines[0].strip() == f"Bac à sable TDBA à l'écoute : {url}"
         keys = [line.split(": ")[1].strip() for line in lines if "clé de démonstration" in line]
@@ -79,10 +61,6 @@ def test_sandbox_command_serves_curl_and_stops_cleanly(tmp_path: Path) -> None:
 
         process.send_signal(signal.SIGINT)
         out, err = process.communicate(timeout=15)
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait()
     assert process.returncode == 0, err
     assert "Traceback" not in err
     assert "Bac à sable arrêté." in out
@@ -91,26 +69,17 @@ def test_sandbox_command_serves_curl_and_stops_cleanly(tmp_path: Path) -> None:
 
 def test_port_in_use_is_a_french_error() -> None:
     port = free_port()
-    first = subprocess.Popen(
-        [sys.executable, "-m", "tdba_wizard", "sandbox", "--port", str(port)],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
-        preexec_fn=as_in_a_terminal,
-    )
-    try:
-        assert first.stdout is not None
-        first.stdout.readline()
-        second = subprocess.run(
-            [sys.executable, "-m", "tdba_wizard", "sandbox", "--port", str(port)],
-            capture_output=True,
-            text=True,
-            timeout=30,
-            check=False,
-        )
-        assert second.returncode == 1
-        assert "le port est peut-être déjà pris" in second.stderr
-    finally:
-        first.send_signal(signal.SIGINT)
-        first.wait(timeout=15)
-        time.sleep(0)
+    with sandbox_command("--port", str(port), stderr=subprocess.DEVNULL) as (first, _):
+        try:
+            second = subprocess.run(
+                [sys.executable, "-m", "tdba_wizard", "sandbox", "--port", str(port)],
+                capture_output=True,
+                text=True,
+                timeout=30,
+                check=False,
+            )
+            assert second.returncode == 1
+            assert "le port est peut-être déjà pris" in second.stderr
+        finally:
+            first.send_signal(signal.SIGINT)
+            first.wait(timeout=15)

@@ -7,8 +7,6 @@ import html
 import json
 import signal
 import socket
-import subprocess
-import sys
 import time
 from pathlib import Path
 from urllib.parse import urlencode, urlsplit
@@ -18,7 +16,7 @@ import httpx
 from tdba_wizard.sandbox import Sandbox, load_seed
 
 from .conftest import valid_record
-from .servers import free_port
+from .servers import free_port, sandbox_command
 
 ROUTE = "/api/v3/dossiers-apprenants"
 
@@ -133,41 +131,20 @@ def test_the_confirmation_page_follows_tdba_s_rules(sandbox: Sandbox) -> None:
 
 def test_verbose_log_never_shows_a_key(tmp_path: Path) -> None:
     port = free_port()
-    process = subprocess.Popen(
-        [sys.executable, "-m", "tdba_wizard", "sandbox", "--port", str(port), "--verbose"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert process.stdout is not None
-        while not process.stdout.readline().startswith("Ctrl+C"):
-            pass
+    with sandbox_command("--port", str(port), "--verbose") as (process, _):
         key = load_seed().organismes[0].demo_key
         organisme = load_seed().organismes[0]
         query = urlencode({"uai": organisme.uai, "siret": organisme.siret, "api_key": key})
         httpx.get(f"http://127.0.0.1:{port}/connexion-api?{query}", timeout=5)
         process.send_signal(signal.SIGTERM)
         _, err = process.communicate(timeout=20)
-    finally:
-        if process.poll() is None:
-            process.kill()
     assert "/connexion-api" in err and key not in err
 
 
 def test_dump_is_written_on_sigterm_for_the_owner_only(tmp_path: Path) -> None:
     port = free_port()
     dump = tmp_path / "recus.json"
-    process = subprocess.Popen(
-        [sys.executable, "-m", "tdba_wizard", "sandbox", "--port", str(port), "--dump", str(dump)],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert process.stdout is not None
-        while not process.stdout.readline().startswith("Ctrl+C"):
-            pass
+    with sandbox_command("--port", str(port), "--dump", str(dump)) as (process, _):
         organisme = load_seed().organismes[0]
         sent = httpx.post(
             f"http://127.0.0.1:{port}{ROUTE}",
@@ -178,9 +155,6 @@ def test_dump_is_written_on_sigterm_for_the_owner_only(tmp_path: Path) -> None:
         assert sent.status_code == 200
         process.send_signal(signal.SIGTERM)
         out, _ = process.communicate(timeout=20)
-    finally:
-        if process.poll() is None:
-            process.kill()
     assert process.returncode == 0
     assert "Dossiers reçus écrits" in out
     assert [r["id_erp_apprenant"] for r in json.loads(dump.read_text("utf-8"))] == ["A1"]
