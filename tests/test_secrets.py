@@ -25,7 +25,7 @@ from tdba_wizard.secrets import (
 )
 
 from .conftest import DEMO_KEY, OTHER_KEY, MemoryKeyring
-from .secret_service import keyring_daemon_pid, secret_service
+from .secret_service import keyring_daemon_pid
 
 UAI, SIRET = "0802004U", "77937827200016"
 
@@ -197,35 +197,24 @@ def test_backend_error_text_never_carries_the_key(tmp_path: Path) -> None:
 
 
 @pytest.mark.secret_service
-def test_real_secret_service(isolated_profile: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from keyring.backends import SecretService
-
-    with secret_service(isolated_profile) as env:
-        monkeypatch.setenv("DBUS_SESSION_BUS_ADDRESS", env["DBUS_SESSION_BUS_ADDRESS"])
-        previous = keyring.get_keyring()
-        keyring.set_keyring(SecretService.Keyring())
-        try:
-            store = SecretStore(isolated_profile / "c.toml")
-            assert "Secret Service" in store.store(UAI, SIRET, DEMO_KEY)
-            found = store.get(UAI, SIRET)
-            assert (found.value, found.backend) == (DEMO_KEY, "keyring")
-            assert "Secret Service" in found.where
-            assert keyring.get_keyring().get_password(SERVICE, entry_name(UAI, SIRET)) == DEMO_KEY
-            # What « Mots de passe et clés » lists: a French label, not keyring's English one.
-            backend = keyring.get_keyring()
-            collection = backend.get_preferred_collection()  # type: ignore[attr-defined]
-            items = list(
-                collection.search_items({"service": SERVICE, "username": entry_name(UAI, SIRET)})
-            )
-            assert [item.get_label() for item in items] == [
-                f"Clé d'échange TDBA de l'établissement {entry_name(UAI, SIRET)} (tdba-wizard)"
-            ]
-            assert store.check_keyring().startswith("trousseau Secret Service")
-            assert store.delete(UAI, SIRET)
-            with pytest.raises(SecretNotFoundError):
-                store.get(UAI, SIRET)
-        finally:
-            keyring.set_keyring(previous)
+def test_real_secret_service(real_keyring: Path) -> None:
+    store = SecretStore(real_keyring / "c.toml")
+    assert "Secret Service" in store.store(UAI, SIRET, DEMO_KEY)
+    found = store.get(UAI, SIRET)
+    assert (found.value, found.backend) == (DEMO_KEY, "keyring")
+    assert "Secret Service" in found.where
+    assert keyring.get_keyring().get_password(SERVICE, entry_name(UAI, SIRET)) == DEMO_KEY
+    # What « Mots de passe et clés » lists: a French label, not keyring's English one.
+    backend = keyring.get_keyring()
+    collection = backend.get_preferred_collection()  # type: ignore[attr-defined]
+    items = list(collection.search_items({"service": SERVICE, "username": entry_name(UAI, SIRET)}))
+    assert [item.get_label() for item in items] == [
+        f"Clé d'échange TDBA de l'établissement {entry_name(UAI, SIRET)} (tdba-wizard)"
+    ]
+    assert store.check_keyring().startswith("trousseau Secret Service")
+    assert store.delete(UAI, SIRET)
+    with pytest.raises(SecretNotFoundError):
+        store.get(UAI, SIRET)
 
 
 NETWORK = [(f"0{n:06d}A", f"{n:014d}") for n in range(1, 8)]
