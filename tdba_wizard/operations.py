@@ -252,6 +252,16 @@ def _target_or_explain(store: SecretStore, target: StoreTarget) -> None:
         store.keyring_description()  # raises KeyringUnavailableError with the ways out
 
 
+def refuse_duplicate(config: Config, establishment: Establishment) -> None:
+    """Raise :class:`InputError` when the establishment (UAI and SIRET) is configured."""
+    for existing in config.find(establishment.uai, establishment.siret):
+        raise InputError(
+            f"L'établissement UAI {existing.uai} / SIRET {existing.siret} est déjà "
+            f"configuré (« {existing.name} »). Pour le remplacer, retirez-le d'abord avec "
+            f"« tdba-wizard remove --uai {existing.uai} --siret {existing.siret} »."
+        )
+
+
 def plan_add(
     config_path: Path,
     establishment: Establishment,
@@ -271,12 +281,7 @@ def plan_add(
 
     def change(current: Config | None) -> Config:
         base = current if current is not None else Config()
-        for existing in base.find(establishment.uai, establishment.siret):
-            raise InputError(
-                f"L'établissement UAI {existing.uai} / SIRET {existing.siret} est déjà "
-                f"configuré (« {existing.name} »). Pour le remplacer, retirez-le d'abord avec "
-                f"« tdba-wizard remove --uai {existing.uai} --siret {existing.siret} »."
-            )
+        refuse_duplicate(base, establishment)
         data = base.model_dump()
         if api_url is not None:
             data["api"]["url"] = api_url

@@ -52,7 +52,7 @@ def cmd_add(args: argparse.Namespace) -> int:
         describe_validation_error,
         normalise_api_url,
     )
-    from tdba_wizard.operations import load_existing, plan_add
+    from tdba_wizard.operations import load_existing, plan_add, refuse_duplicate
 
     sentite = None
     if args.sentite is not None:
@@ -99,12 +99,7 @@ def cmd_add(args: argparse.Namespace) -> int:
         except ValueError as error:
             raise InputError(f"--api-url : {error}") from None
     if existing is not None:
-        for other in existing.find(establishment.uai, establishment.siret):
-            raise InputError(
-                f"L'établissement UAI {other.uai} / SIRET {other.siret} est déjà configuré "
-                f"(« {other.name} »). Pour le remplacer, retirez-le d'abord avec "
-                f"« tdba-wizard remove --uai {other.uai} --siret {other.siret} »."
-            )
+        refuse_duplicate(existing, establishment)  # before a key is asked for
     key = None if transmission == "excel" else read_key(args)
     store = secret_store(config_path)
     plan = plan_add(
